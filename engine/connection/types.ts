@@ -1,0 +1,65 @@
+// The connector interface: everything the engine and modules may do to a host.
+// One implementation per transport (ssh, local); tests use a fake that rejects
+// any command it was not told to expect.
+
+export interface ExecOptions {
+  /** Working directory on the host. */
+  cwd?: string | undefined;
+  /** Extra environment variables, exported before the command runs. */
+  env?: Readonly<Record<string, string>> | undefined;
+  /** Bytes written to the command's standard input, then closed. */
+  stdin?: string | Buffer | undefined;
+  /** Fail the command (and kill it) after this many milliseconds. */
+  timeoutMs?: number | undefined;
+  /** Run under `sudo -n`. */
+  become?: boolean | undefined;
+  /** Run in a login shell, for hosts where PATH/JAVA_HOME come from the profile. */
+  loginShell?: boolean | undefined;
+  /** Keep at most this many bytes of each stream (the tail). Default 1 MiB. */
+  maxOutputBytes?: number | undefined;
+  /** Called with each chunk of standard output as it arrives. */
+  onStdout?: ((chunk: Buffer) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ExecResult {
+  /** Exit code, or null when the command was ended by a signal or timed out. */
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** True when output beyond maxOutputBytes was dropped (the tail was kept). */
+  truncated: boolean;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface TransferProgress {
+  bytes: number;
+  total: number;
+}
+
+export interface UploadOptions {
+  /** File mode for the written file, e.g. 0o644. */
+  mode?: number | undefined;
+  onProgress?: ((p: TransferProgress) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface DownloadOptions {
+  /** Bandwidth limit in Kbit/s. */
+  limitKbit?: number | undefined;
+  onProgress?: ((p: TransferProgress) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Connection {
+  readonly kind: 'ssh' | 'local' | 'fake';
+  /** Run a shell command (POSIX sh syntax) and collect its output. Never throws for a non-zero exit. */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Write a local file (streamed) or a buffer to exactly `remotePath`. Callers do temp-and-rename. */
+  upload(source: string | Buffer, remotePath: string, opts?: UploadOptions): Promise<void>;
+  /** Copy a remote file to a local path (streamed). */
+  download(remotePath: string, localPath: string, opts?: DownloadOptions): Promise<void>;
+  close(): Promise<void>;
+}

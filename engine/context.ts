@@ -1,0 +1,86 @@
+// Builds the ModuleContext a module runs with: the only door from a module to
+// its host, the templating and expression engines, and the run's services.
+
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { HostInfo, ModuleContext } from './api.js';
+import type { Connection, ExecOptions } from './connection/types.js';
+import { RunbookError } from './errors.js';
+import { evaluate } from './expr.js';
+import { builtinTemplatesDir } from './paths.js';
+import { secretMasker } from './secret.js';
+import { renderString } from './template.js';
+
+export type ContextEvent =
+  | { type: 'log'; host: string; message: string }
+  | { type: 'progress'; host: string; bytes: number; total: number; label?: string | undefined };
+
+export type Prompter = (question: string, opts: { secret: boolean }) => Promise<string>;
+
+export interface ContextOptions {
+  host: HostInfo;
+  vars: Record<string, unknown>;
+  /** Undefined for controller-only modules. */
+  conn?: Connection | undefined;
+  check?: boolean | undefined;
+  diff?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  become?: boolean | undefined;
+  timeoutMs?: number | undefined;
+  /** The folder of the playbook that holds the task; relative local paths start here. */
+  baseDir?: string | undefined;
+  templatesDir?: string | undefined;
+  onEvent?: ((e: ContextEvent) => void) | undefined;
+  prompter?: Prompter | undefined;
+  runCache?: Map<string, unknown> | undefined;
+}
+
+export function createModuleContext(o: ContextOptions): ModuleContext {
+  const baseDir = o.baseDir ?? process.cwd();
+  const signal = o.signal ?? new AbortController().signal;
+  const conn = (): Connection => {
+    if (!o.conn) throw new RunbookError(`this module runs on the controller and has no connection to ${o.host.name}`);
+    return o.conn;
+  };
+  const withDefaults = (opts: ExecOptions = {}): ExecOptions => ({
+    ...opts,
+    become: opts.become ?? o.become,
+    timeoutMs: opts.timeoutMs ?? o.timeoutMs,
+    signal: opts.signal ?? signal,
+  });
+
+  return {
+    host: o.host,
+    vars: o.vars,
+    check: o.check ?? false,
+    diff: o.diff ?? false,
+    signal,
+    exec: (command, opts) => conn().exec(command, withDefaults(opts)),
+    upload: (source, remotePath, opts) => conn().upload(source, remotePath, { ...opts, signal: opts?.signal ?? signal }),
+    download: (remotePath, localPath, opts) => conn().download(remotePath, localPath, { ...opts, signal: opts?.signal ?? signal }),
+    render: (template, opts = {}) =>
+      renderString(template, opts.vars ? { ...o.vars, ...opts.vars } : o.vars, {
+        source: opts.source,
+        revealSecrets: opts.revealSecrets,
+      }),
+    evaluate: (expression, vars) => evaluate(expression, vars ? { ...o.vars, ...vars } : o.vars),
+    resolveLocal: (path) => (isAbsolute(path) ? path : resolve(baseDir, path)),
+    resolveTemplate: (path) => {
+      if (isAbsolute(path)) return path;
+      const candidates = [resolve(baseDir, path), resolve(baseDir, 'templates', path), join(o.templatesDir ?? builtinTemplatesDir, path)];
+      return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+    },
+    prompt: async (question, opts = {}) => {
+      if (!o.prompter) {
+        throw new RunbookError(`cannot ask "${question}": no terminal to ask on`, {
+          hint: 'pass the answer with -e NAME=value (see the task\'s `var` argument)',
+        });
+      }
+      return o.prompter(question, { secret: opts.secret ?? false });
+    },
+    mask: (text) => secretMasker.mask(text),
+    log: (message) => o.onEvent?.({ type: 'log', host: o.host.name, message: secretMasker.mask(message) }),
+    progress: (p) => o.onEvent?.({ type: 'progress', host: o.host.name, ...p }),
+    runCache: o.runCache ?? new Map(),
+  };
+}
