@@ -62,6 +62,9 @@ export function evaluateBool(expression: string, vars: Record<string, unknown>, 
 function toCel(value: unknown): unknown {
   if (value instanceof Secret) return value.reveal();
   if (value === undefined) return null;
+  // YAML integers arrive as JS numbers, which CEL treats as doubles; `size(x) == n`
+  // would then fail with "no such overload". Whole numbers are CEL ints.
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (Array.isArray(value)) return value.map(toCel);
   if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
     const out: Record<string, unknown> = {};

@@ -46,22 +46,61 @@ export function renderString(text: string, vars: Record<string, unknown>, ctx: R
   let fn = compiled.get(text);
   if (!fn) {
     try {
-      fn = hb.compile(text, { strict: true, noEscape: true });
-      // Compile eagerly so syntax errors surface here, with a position.
-      fn({});
+      // Parse first so syntax errors surface here, with a position.
+      hb.parse(text);
     } catch (err) {
-      if (!isUndefinedError(err)) throw syntaxError(err, ctx);
+      throw syntaxError(err, ctx);
     }
-    compiled.set(text, fn!);
+    fn = hb.compile(text, { strict: true, noEscape: true });
+    compiled.set(text, fn);
   }
   const data = ctx.revealSecrets ? revealAll(vars) : vars;
   try {
-    return fn!(data);
+    return fn(data);
   } catch (err) {
     const m = /^"([^"]+)" not defined in .* - (\d+):(\d+)/.exec((err as Error).message);
-    if (m) throw undefinedVariable(m[1]!, ctx, text, Number(m[2]), Number(m[3]));
+    if (m) throw undefinedVariable(missingPath(text, vars) ?? m[1]!, ctx, text, Number(m[2]), Number(m[3]));
+    // Strict mode checks only the last part of a path; a missing middle part is a TypeError.
+    const missing = err instanceof TypeError ? missingPath(text, vars) : undefined;
+    if (missing) throw undefinedVariable(missing, ctx);
     throw syntaxError(err, ctx);
   }
+}
+
+/** The first dotted path in a template that does not resolve, as far as it resolves plus one part. */
+function missingPath(text: string, vars: Record<string, unknown>): string | undefined {
+  let found: string | undefined;
+  const visit = (node: unknown, depth: number): void => {
+    if (found || !node || typeof node !== 'object') return;
+    const n = node as { type?: string; [k: string]: unknown };
+    if (n.type === 'PathExpression' && depth === 0) {
+      const p = n as unknown as { data: boolean; parts: string[]; original: string };
+      if (p.data || p.original === 'this' || hb.helpers[p.original]) return;
+      let cur: unknown = vars;
+      for (let i = 0; i < p.parts.length; i++) {
+        const part = p.parts[i]!;
+        if (cur === null || cur === undefined || typeof cur !== 'object' || !(part in (cur as object))) {
+          found = p.parts.slice(0, i + 1).join('.');
+          return;
+        }
+        cur = (cur as Record<string, unknown>)[part];
+      }
+      return;
+    }
+    const isBlock = n.type === 'BlockStatement';
+    for (const [key, child] of Object.entries(n)) {
+      if (key === 'loc') continue;
+      const d = isBlock && (key === 'program' || key === 'inverse') ? depth + 1 : depth;
+      if (Array.isArray(child)) child.forEach((c) => visit(c, d));
+      else if (child && typeof child === 'object') visit(child, d);
+    }
+  };
+  try {
+    visit(hb.parse(text), 0);
+  } catch {
+    return undefined;
+  }
+  return found;
 }
 
 /** Render every string inside a value (task args), keeping structure. */
@@ -91,7 +130,7 @@ export function referencedVariables(text: string): string[] {
     const n = node as { type?: string; [k: string]: unknown };
     if (n.type === 'PathExpression') {
       const p = n as unknown as { data: boolean; depth: number; parts: string[]; original: string };
-      if (!p.data && p.depth === 0 && blockDepth === 0 && p.parts.length > 0 && p.original !== 'this') names.add(p.parts[0]!);
+      if (!p.data && p.depth === 0 && blockDepth === 0 && p.parts.length > 0 && p.original !== 'this' && !hb.helpers[p.original]) names.add(p.parts[0]!);
       return;
     }
     const isBlock = n.type === 'BlockStatement';

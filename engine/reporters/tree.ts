@@ -1,0 +1,122 @@
+// The live tree for terminals: plays as headings, each task a listr2 list whose
+// children are the hosts, with status and transfer progress as they happen.
+// The scheduler runs tasks one after another, so each task gets its own Listr
+// that finishes before the next one starts.
+
+import { Listr, type ListrTaskWrapper } from 'listr2';
+import type { HostStatus, RunEvent } from '../events.js';
+import { bytes, duration, paint, recapLines, STATUS_COLOR, type Style } from './format.js';
+
+interface Pending {
+  resolve: (r: { status: HostStatus; msg: string; ms: number; ignored: boolean }) => void;
+  wrapper?: ListrTaskWrapper<unknown, never, never>;
+  started: number;
+}
+
+export class TreeReporter {
+  private chain: Promise<void> = Promise.resolve();
+  private pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly style: Style,
+  ) {}
+
+  private line(text: string): void {
+    this.chain = this.chain.then(() => {
+      this.out.write(text + '\n');
+    });
+  }
+
+  handle(e: RunEvent): void {
+    const s = this.style;
+    switch (e.type) {
+      case 'run_start':
+        this.line(`runbook: ${e.playbook} on ${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}${e.check ? ' (check mode)' : ''}`);
+        break;
+      case 'play_start':
+        this.line('\n' + paint(s, 'bold', `PLAY ${e.play}`) + (e.batch ? ` [batch ${e.batch.index}/${e.batch.count}]` : ''));
+        break;
+      case 'task_start':
+      case 'handler_start':
+        this.startTask(e.type === 'task_start' ? e.task : `handler: ${e.handler}`, e.hosts);
+        break;
+      case 'task_result': {
+        const p = this.pending.get(e.host);
+        if (p) {
+          this.pending.delete(e.host);
+          p.resolve({ status: e.status, msg: e.msg, ms: e.duration_ms, ignored: e.ignored ?? false });
+        }
+        if (e.diff) this.line(e.diff.trimEnd());
+        break;
+      }
+      case 'progress': {
+        const p = this.pending.get(e.host);
+        if (p?.wrapper) {
+          const secs = (Date.now() - p.started) / 1000;
+          const rate = secs > 0 ? `${bytes(e.bytes / secs)}/s` : '';
+          p.wrapper.output = `${bytes(e.bytes)} of ${bytes(e.total)} ${rate}`;
+        }
+        break;
+      }
+      case 'recap':
+        // Hosts that never reported (interrupted, or the play ended early) must not hold the tree open.
+        for (const [h, p] of this.pending) p.resolve({ status: 'skipped', msg: 'not run', ms: Date.now() - p.started, ignored: false });
+        this.pending.clear();
+        this.line('');
+        for (const l of recapLines(s, e.hosts, e.duration_ms)) this.line(l);
+        break;
+      case 'run_end':
+        if (e.error) this.line(e.error);
+        if (e.log_file) this.line(paint(s, 'gray', `log: ${e.log_file}`));
+        break;
+      default:
+        break;
+    }
+  }
+
+  private startTask(title: string, hosts: string[]): void {
+    const s = this.style;
+    const results = new Map<string, Promise<{ status: HostStatus; msg: string; ms: number; ignored: boolean }>>();
+    for (const h of hosts) {
+      const entry: Pending = { resolve: () => undefined, started: Date.now() };
+      results.set(h, new Promise((resolve) => (entry.resolve = resolve)));
+      this.pending.set(h, entry);
+    }
+    const list = new Listr(
+      [
+        {
+          title: paint(s, 'bold', title),
+          task: (_ctx, task) =>
+            task.newListr(
+              hosts.map((h) => ({
+                title: h,
+                task: async (_c: unknown, sub: ListrTaskWrapper<unknown, never, never>) => {
+                  const p = this.pending.get(h);
+                  if (p) p.wrapper = sub;
+                  const r = await results.get(h)!;
+                  const label = r.ignored ? 'failed (ignored)' : r.status;
+                  sub.title = `${h}  ${paint(s, STATUS_COLOR[r.status], label)}  ${r.msg} ${paint(s, 'gray', `(${duration(r.ms)})`)}`;
+                  if ((r.status === 'failed' && !r.ignored) || r.status === 'unreachable') throw new Error(sub.title);
+                  if (r.status === 'skipped') sub.skip(sub.title);
+                },
+              })),
+              { concurrent: true, exitOnError: false },
+            ),
+        },
+      ],
+      {
+        exitOnError: false,
+        registerSignalListeners: false,
+        renderer: 'default',
+        rendererOptions: { collapseSubtasks: false, collapseErrors: false, collapseSkips: false, showErrorMessage: false },
+      } as never,
+    );
+    this.chain = this.chain.then(() => list.run().then(() => undefined, () => undefined));
+  }
+
+  /** Resolves when everything queued has been drawn. */
+  async flush(): Promise<void> {
+    await this.chain;
+  }
+}

@@ -1,0 +1,473 @@
+// The linear strategy: each task runs on all of a play's (batch's) hosts before
+// the next task starts; hosts run in parallel up to --forks. A failing host
+// stops for that host only (unless any_errors_fatal); an unreachable host is
+// reported as unreachable. Handlers run once at the end of each batch for the
+// hosts that notified them. Everything observable is an event on the bus.
+
+import type { ModuleDef, ModuleResult } from './api.js';
+import { mapLimit, delay } from './concurrency.js';
+import type { Connection } from './connection/types.js';
+import { createModuleContext, type Prompter } from './context.js';
+import { InputError, InterruptedError, RunbookError, UnreachableError, errorMessage } from './errors.js';
+import { emptyCounts, type EventBus, type HostCounts, type HostStatus } from './events.js';
+import { evaluate, evaluateBool } from './expr.js';
+import type { Inventory, InventoryHost } from './inventory/types.js';
+import type { ModuleRegistry } from './playbook/load.js';
+import type { Play, Playbook, Task } from './playbook/types.js';
+import { secretMasker } from './secret.js';
+import { selectTasks, type TagFilter } from './tags.js';
+import { renderDeep } from './template.js';
+import { resolvePlayHosts, selectHosts } from './inventory/select.js';
+
+export const DEFAULT_FORKS = 50;
+
+export interface RunOptions {
+  inventory: Inventory;
+  playbook: Playbook;
+  modules: ModuleRegistry;
+  bus: EventBus;
+  /** Opens (or reuses) the connection to a host. */
+  connect: (host: InventoryHost) => Promise<Connection>;
+  tags?: TagFilter | undefined;
+  limit?: string[] | undefined;
+  extraVars?: Record<string, unknown> | undefined;
+  check?: boolean | undefined;
+  diff?: boolean | undefined;
+  forks?: number | undefined;
+  yes?: boolean | undefined;
+  force?: boolean | undefined;
+  verbose?: boolean | undefined;
+  prompter?: Prompter | undefined;
+  signal?: AbortSignal | undefined;
+  /**
+   * Called once with every host the run will touch, before the first task:
+   * the CLI dials them all in parallel here, so unknown host keys are
+   * recorded together before any parallel work starts.
+   */
+  beforeTasks?: ((hosts: InventoryHost[]) => Promise<unknown>) | undefined;
+}
+
+export interface RunSummary {
+  exitCode: number;
+  counts: Record<string, HostCounts>;
+  durationMs: number;
+}
+
+interface HostState {
+  host: InventoryHost;
+  /** set_fact, facts and registered results: above play vars, below -e. */
+  facts: Record<string, unknown>;
+  failed: boolean;
+  unreachable: boolean;
+  notified: Set<string>;
+  counts: HostCounts;
+}
+
+interface Outcome {
+  status: HostStatus;
+  msg: string;
+  ignored?: boolean;
+  registered: Record<string, unknown>;
+  diff?: string | undefined;
+  facts?: Record<string, unknown> | undefined;
+}
+
+export const LOCALHOST: InventoryHost = {
+  name: 'localhost',
+  address: '127.0.0.1',
+  port: 0,
+  user: process.env.USER ?? 'root',
+  auth: {},
+  connection: 'local',
+  groups: [],
+  vars: {},
+  aliases: [],
+};
+
+export async function runPlaybook(o: RunOptions): Promise<RunSummary> {
+  return new Scheduler(o).run();
+}
+
+class Scheduler {
+  private readonly states = new Map<string, HostState>();
+  private readonly runCache = new Map<string, unknown>();
+  private readonly started = Date.now();
+  private readonly signal: AbortSignal;
+  private hostvarsSnapshot: Record<string, Record<string, unknown>> | undefined;
+
+  constructor(private readonly o: RunOptions) {
+    this.signal = o.signal ?? new AbortController().signal;
+    for (const h of o.inventory.hosts.values()) {
+      this.states.set(h.name, { host: h, facts: {}, failed: false, unreachable: false, notified: new Set(), counts: emptyCounts() });
+    }
+  }
+
+  async run(): Promise<RunSummary> {
+    const { bus } = this.o;
+    const limited = this.o.limit?.length ? new Set(selectHosts(this.o.inventory, this.o.limit)) : undefined;
+    const playHosts = this.o.playbook.plays.map((p) => resolvePlayHosts(this.o.inventory, p.hosts).filter((h) => !limited || limited.has(h)));
+    const allHosts = [...new Set(playHosts.flat())];
+    bus.emit({
+      type: 'run_start',
+      playbook: this.o.playbook.path,
+      inventory: this.o.inventory.path,
+      hosts: allHosts,
+      check: this.o.check ?? false,
+      time: new Date(this.started).toISOString(),
+    });
+    let interrupted = false;
+    try {
+      if (this.o.beforeTasks) {
+        const needConnection = this.o.playbook.plays.some((p) => p.tasks.some((t) => !this.o.modules.get(t.module)?.local));
+        if (needConnection) await this.o.beforeTasks(allHosts.map((h) => this.states.get(h)!.host));
+      }
+      for (const [i, play] of this.o.playbook.plays.entries()) {
+        await this.play(play, playHosts[i]!);
+      }
+    } catch (err) {
+      if (!(err instanceof InterruptedError) && !this.signal.aborted) throw err;
+      interrupted = true;
+    }
+    const counts = Object.fromEntries(allHosts.map((h) => [h, this.states.get(h)!.counts]));
+    const durationMs = Date.now() - this.started;
+    bus.emit({ type: 'recap', hosts: counts, duration_ms: durationMs });
+    const anyBad = allHosts.some((h) => {
+      const s = this.states.get(h)!;
+      return s.failed || s.unreachable;
+    });
+    const exitCode = interrupted || this.signal.aborted ? 130 : anyBad ? 1 : 0;
+    return { exitCode, counts, durationMs };
+  }
+
+  private async play(play: Play, hosts: string[]): Promise<void> {
+    const tasks = selectTasks(play.tasks, this.o.tags);
+    const batches = batchesOf(hosts, play.serial);
+    for (const [bi, batch] of batches.entries()) {
+      this.o.bus.emit({
+        type: 'play_start',
+        play: play.name,
+        hosts: batch,
+        tasks: tasks.map((t) => t.name),
+        batch: batches.length > 1 ? { index: bi + 1, count: batches.length, hosts: batch } : undefined,
+      });
+      let aborted = false;
+      for (const task of tasks) {
+        const active = this.active(batch);
+        if (active.length === 0) break;
+        const failedBefore = new Set(batch.filter((h) => this.states.get(h)!.failed));
+        await this.task(play, task, active);
+        if (play.anyErrorsFatal && batch.some((h) => this.states.get(h)!.failed && !failedBefore.has(h))) {
+          // One failure ends the play for every host, as documented for rolling work.
+          for (const h of batch) this.states.get(h)!.failed ||= !this.states.get(h)!.unreachable;
+          aborted = true;
+          break;
+        }
+      }
+      if (!aborted) await this.handlers(play, batch);
+      this.o.bus.emit({ type: 'play_end', play: play.name });
+      if (aborted) break;
+    }
+  }
+
+  private active(hosts: string[]): string[] {
+    return hosts.filter((h) => {
+      const s = this.states.get(h)!;
+      return !s.failed && !s.unreachable;
+    });
+  }
+
+  private async handlers(play: Play, batch: string[]): Promise<void> {
+    for (const handler of play.handlers) {
+      const names = [handler.name, ...handler.listen];
+      const hosts = this.active(batch).filter((h) => names.some((n) => this.states.get(h)!.notified.has(n)));
+      if (hosts.length === 0) continue;
+      this.o.bus.emit({ type: 'handler_start', play: play.name, handler: handler.name, hosts });
+      await this.task(play, handler, hosts, false);
+    }
+    for (const h of batch) this.states.get(h)!.notified.clear();
+  }
+
+  private async task(play: Play, task: Task, hosts: string[], announce = true): Promise<void> {
+    this.checkInterrupted();
+    this.hostvarsSnapshot = undefined;
+    if (announce) this.o.bus.emit({ type: 'task_start', play: play.name, task: task.name, module: task.module, hosts: task.runOnce ? hosts.slice(0, 1) : hosts });
+    if (task.runOnce) {
+      const first = hosts[0]!;
+      const outcome = await this.onHost(play, task, first);
+      // The one result stands for every host: register it everywhere.
+      if (task.register) for (const h of hosts) this.states.get(h)!.facts[task.register] = outcome.registered;
+      for (const h of hosts.slice(1)) if (outcome.facts) Object.assign(this.states.get(h)!.facts, outcome.facts);
+      return;
+    }
+    await mapLimit(hosts, this.o.forks ?? DEFAULT_FORKS, (h) => this.onHost(play, task, h));
+  }
+
+  private async onHost(play: Play, task: Task, hostName: string): Promise<Outcome> {
+    const state = this.states.get(hostName)!;
+    const started = Date.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.execute(play, task, state);
+    } catch (err) {
+      if (this.signal.aborted) throw new InterruptedError('interrupted');
+      outcome = { status: err instanceof UnreachableError ? 'unreachable' : 'failed', msg: errorMessage(err), registered: {} };
+      outcome.registered = { status: outcome.status, failed: true, changed: false, skipped: false, msg: outcome.msg };
+    }
+    if (outcome.status === 'failed' && task.ignoreErrors) outcome.ignored = true;
+    this.record(play, task, state, outcome, Date.now() - started);
+    return outcome;
+  }
+
+  private record(play: Play, task: Task, state: HostState, outcome: Outcome, durationMs: number): void {
+    if (task.register) state.facts[task.register] = outcome.registered;
+    if (outcome.facts) Object.assign(state.facts, outcome.facts);
+    if (outcome.status === 'changed') for (const n of task.notify) state.notified.add(n);
+    if (outcome.status === 'unreachable') state.unreachable = true;
+    if (outcome.status === 'failed' && !outcome.ignored) state.failed = true;
+    if (outcome.ignored) state.counts.ignored++;
+    else state.counts[outcome.status]++;
+    const hidden = task.noLog;
+    this.o.bus.emit({
+      type: 'task_result',
+      play: play.name,
+      task: task.name,
+      host: state.host.name,
+      status: outcome.status,
+      msg: hidden ? '(output hidden by no_log)' : secretMasker.mask(outcome.msg),
+      duration_ms: durationMs,
+      ignored: outcome.ignored,
+      diff: hidden || !outcome.diff ? undefined : secretMasker.mask(outcome.diff),
+      data: this.o.verbose && !hidden ? (secretMasker.maskValue(outcome.registered) as Record<string, unknown>) : undefined,
+    });
+  }
+
+  /** The variables a task sees on a host, lowest precedence first. */
+  private varsFor(play: Play, task: Task, state: HostState): Record<string, unknown> {
+    const inv = this.o.inventory;
+    const base: Record<string, unknown> = {
+      ...state.host.vars,
+      inventory_hostname: state.host.name,
+      groups: groupsVar(inv),
+      hostvars: this.allHostvars(),
+      runbook: {
+        check: this.o.check ?? false,
+        diff: this.o.diff ?? false,
+        yes: this.o.yes ?? false,
+        force: this.o.force ?? false,
+        playbook_dir: play.baseDir,
+        inventory_file: inv.path,
+        product: inv.product ?? null,
+        limit: this.o.limit ?? [],
+      },
+    };
+    const withFacts = { ...base, ...state.facts };
+    const playVars = renderDeep(play.vars, withFacts, { source: `vars of play "${play.name}"`, location: play.location }) as Record<string, unknown>;
+    const mid = { ...base, ...playVars, ...state.facts };
+    const taskVars = Object.keys(task.vars).length
+      ? (renderDeep(task.vars, mid, { source: `vars of task "${task.name}"`, location: task.location }) as Record<string, unknown>)
+      : {};
+    return { ...base, ...playVars, ...taskVars, ...state.facts, ...(this.o.extraVars ?? {}) };
+  }
+
+  /** Every host's vars and facts as they stood when the current task started. */
+  private allHostvars(): Record<string, Record<string, unknown>> {
+    if (!this.hostvarsSnapshot) {
+      this.hostvarsSnapshot = {};
+      for (const [name, s] of this.states) this.hostvarsSnapshot[name] = { ...s.host.vars, inventory_hostname: name, ...s.facts };
+    }
+    return this.hostvarsSnapshot;
+  }
+
+  private async execute(play: Play, task: Task, state: HostState): Promise<Outcome> {
+    const vars = this.varsFor(play, task, state);
+    for (const cond of task.when) {
+      if (!evaluateBool(cond, vars, task.location)) {
+        return skippedOutcome(`condition is false: ${cond}`);
+      }
+    }
+    if (task.loop === undefined) return this.attempts(play, task, state, vars);
+    const items = renderDeep(task.loop, vars, { source: `loop of task "${task.name}"`, location: task.location });
+    if (!Array.isArray(items)) {
+      throw new InputError(`loop of task "${task.name}" must give a list, got ${typeof items}`, { location: task.location, hint: 'loop: [a, b] or loop: "{{ list_var }}"' });
+    }
+    const results: Outcome[] = [];
+    for (const item of items) {
+      const r = await this.attempts(play, task, state, { ...vars, [task.loopVar]: item });
+      results.push(r);
+      if (r.status === 'failed' || r.status === 'unreachable') break;
+    }
+    return aggregateLoop(results, items.length);
+  }
+
+  /** One run of the module, repeated per retries/until. */
+  private async attempts(play: Play, task: Task, state: HostState, vars: Record<string, unknown>): Promise<Outcome> {
+    const max = (task.until !== undefined ? (task.retries ?? 3) : (task.retries ?? 0)) + 1;
+    const pause = (task.delay ?? 1) * 1000;
+    let last: Outcome | undefined;
+    for (let attempt = 1; attempt <= max; attempt++) {
+      this.checkInterrupted();
+      last = await this.once(play, task, state, vars);
+      if (last.status === 'unreachable') return last;
+      const done =
+        task.until !== undefined
+          ? last.status !== 'failed' && evaluateBool(task.until, { ...vars, ...bindResult(task, last.registered) }, task.location)
+          : last.status !== 'failed';
+      if (done) return attempt > 1 ? { ...last, msg: `${last.msg} (after ${attempt} attempts)` } : last;
+      if (attempt < max) await delay(pause, this.signal).catch(() => this.checkInterrupted());
+    }
+    const l = last!;
+    if (task.until !== undefined && l.status !== 'failed') {
+      return { ...l, status: 'failed', msg: `"${task.until}" still false after ${max} attempts; last result: ${l.msg}`, registered: { ...l.registered, failed: true } };
+    }
+    return max > 1 ? { ...l, msg: `${l.msg} (gave up after ${max} attempts)` } : l;
+  }
+
+  private async once(play: Play, task: Task, state: HostState, vars: Record<string, unknown>): Promise<Outcome> {
+    const mod = this.o.modules.get(task.module)!;
+    const rendered = renderDeep(task.args, vars, { source: `arguments of task "${task.name}"`, location: task.location });
+    const parsed = mod.schema.safeParse(rendered);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new InputError(`arguments of task "${task.name}" after templating: ${issue.path.join('.') || 'args'}: ${issue.message}`, {
+        location: task.location,
+        hint: `see \`runbook modules ${mod.name}\``,
+      });
+    }
+    const conn = mod.local ? undefined : await this.connectionFor(task, state);
+    const timeoutMs = task.timeout !== undefined ? task.timeout * 1000 : undefined;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(this.signal.reason);
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const ctx = createModuleContext({
+      host: { name: state.host.name, address: state.host.address },
+      vars,
+      conn,
+      check: this.o.check,
+      diff: this.o.diff,
+      signal: controller.signal,
+      become: task.become ?? play.become,
+      timeoutMs,
+      baseDir: task.baseDir,
+      prompter: this.o.prompter,
+      runCache: this.runCache,
+      onEvent: (e) =>
+        e.type === 'log'
+          ? this.o.bus.emit({ type: 'log', host: e.host, task: task.name, message: e.message })
+          : this.o.bus.emit({ type: 'progress', host: e.host, task: task.name, bytes: e.bytes, total: e.total, label: e.label }),
+    });
+    let result: ModuleResult;
+    try {
+      const running = mod.run(ctx, parsed.data);
+      result = timeoutMs
+        ? await Promise.race([
+            running,
+            new Promise<ModuleResult>((resolve) => {
+              timer = setTimeout(() => {
+                controller.abort(new Error('timeout'));
+                resolve({ status: 'failed', msg: `timed out after ${task.timeout} s` });
+              }, timeoutMs);
+            }),
+          ])
+        : await running;
+    } catch (err) {
+      if (err instanceof UnreachableError) throw err;
+      if (this.signal.aborted) throw new InterruptedError('interrupted');
+      result = { status: 'failed', msg: err instanceof RunbookError ? err.message : errorMessage(err) };
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.signal.removeEventListener('abort', onAbort);
+    }
+    return this.judge(task, vars, result);
+  }
+
+  /** Apply changed_when / failed_when to a module's result. */
+  private judge(task: Task, vars: Record<string, unknown>, result: ModuleResult): Outcome {
+    let status: HostStatus = result.status;
+    let msg = result.msg;
+    const registered = (s: HostStatus): Record<string, unknown> => ({
+      ...(result.data ?? {}),
+      status: s,
+      changed: s === 'changed',
+      failed: s === 'failed',
+      skipped: s === 'skipped',
+      msg,
+    });
+    const scope = () => ({ ...vars, ...bindResult(task, registered(status)) });
+    if (task.changedWhen !== undefined && status !== 'failed' && status !== 'skipped') {
+      const c = typeof task.changedWhen === 'boolean' ? task.changedWhen : evaluateBool(task.changedWhen, scope(), task.location);
+      status = c ? 'changed' : 'ok';
+    }
+    if (task.failedWhen !== undefined && status !== 'skipped') {
+      const wasFailed = status === 'failed';
+      const f = typeof task.failedWhen === 'boolean' ? task.failedWhen : evaluateBool(task.failedWhen, scope(), task.location);
+      if (f && !wasFailed) {
+        status = 'failed';
+        msg = `failed_when is true (${task.failedWhen}): ${msg}`;
+      } else if (!f && wasFailed) {
+        status = 'ok';
+        msg = `failure accepted by failed_when (${task.failedWhen}): ${msg}`;
+      }
+    }
+    return { status, msg, registered: registered(status), diff: result.diff, facts: result.facts };
+  }
+
+  private async connectionFor(task: Task, state: HostState): Promise<Connection> {
+    if (task.delegateTo) {
+      const target = task.delegateTo === 'localhost' || task.delegateTo === '127.0.0.1' ? this.o.inventory.hosts.get('localhost') ?? LOCALHOST : this.o.inventory.hosts.get(task.delegateTo);
+      if (!target) throw new RunbookError(`delegate_to names "${task.delegateTo}", which is not in the inventory`, { location: task.location });
+      return this.o.connect(target);
+    }
+    return this.o.connect(state.host);
+  }
+
+  private checkInterrupted(): void {
+    if (this.signal.aborted) throw new InterruptedError('interrupted');
+  }
+}
+
+function bindResult(task: Task, registered: Record<string, unknown>): Record<string, unknown> {
+  return task.register ? { result: registered, [task.register]: registered } : { result: registered };
+}
+
+function skippedOutcome(msg: string): Outcome {
+  return { status: 'skipped', msg, registered: { status: 'skipped', skipped: true, changed: false, failed: false, msg } };
+}
+
+function aggregateLoop(results: Outcome[], total: number): Outcome {
+  const rank: HostStatus[] = ['skipped', 'ok', 'changed', 'failed', 'unreachable'];
+  let status: HostStatus = results.length ? 'skipped' : 'skipped';
+  for (const r of results) if (rank.indexOf(r.status) > rank.indexOf(status)) status = r.status;
+  const bad = results.find((r) => r.status === 'failed' || r.status === 'unreachable');
+  const changedN = results.filter((r) => r.status === 'changed').length;
+  const msg = bad
+    ? `item ${results.indexOf(bad) + 1} of ${total}: ${bad.msg}`
+    : total === 0
+      ? 'loop over an empty list'
+      : `${total} item${total === 1 ? '' : 's'}: ${changedN} changed` + (results.length === 1 ? ` (${results[0]!.msg})` : '');
+  const facts = Object.assign({}, ...results.map((r) => r.facts ?? {})) as Record<string, unknown>;
+  return {
+    status,
+    msg,
+    registered: { status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', msg, results: results.map((r) => r.registered) },
+    facts,
+  };
+}
+
+function groupsVar(inv: Inventory): Record<string, string[]> {
+  const out: Record<string, string[]> = { all: [...inv.hosts.keys()] };
+  for (const g of inv.groups.values()) out[g.name] = [...g.hosts];
+  return out;
+}
+
+/** Split hosts into rolling batches: `serial: 2` or `serial: "30%"`. */
+export function batchesOf(hosts: string[], serial: number | string | undefined): string[][] {
+  if (serial === undefined || hosts.length === 0) return [hosts];
+  const size =
+    typeof serial === 'number' ? serial : Math.max(1, Math.floor((hosts.length * Number.parseInt(serial, 10)) / 100));
+  const out: string[][] = [];
+  for (let i = 0; i < hosts.length; i += size) out.push(hosts.slice(i, i + size));
+  return out;
+}
+
+export { evaluate };
