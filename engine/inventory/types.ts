@@ -37,8 +37,20 @@ export interface InventoryHost {
 
 export interface InventoryGroup {
   name: string;
+  /** Every host in the group, including through child groups, in inventory order. */
   hosts: string[];
   vars: Record<string, unknown>;
+  /** Direct child groups, as declared. */
+  children?: string[] | undefined;
+  /** Where the group is declared, for error messages. */
+  location?: SourceLocation | undefined;
+}
+
+/** Something legal but risky in an inventory (a plaintext password in a shared file); the CLI prints these. */
+export interface InventoryWarning {
+  message: string;
+  location?: SourceLocation | undefined;
+  hint?: string | undefined;
 }
 
 export interface Inventory {
@@ -50,7 +62,9 @@ export interface Inventory {
   /** Global vars (lowest inventory precedence). */
   vars: Record<string, unknown>;
   hosts: Map<string, InventoryHost>;
+  /** Declared groups; `all` is implicit and not stored here. */
   groups: Map<string, InventoryGroup>;
+  warnings?: InventoryWarning[] | undefined;
 }
 
 /**
