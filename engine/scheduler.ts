@@ -199,7 +199,20 @@ class Scheduler {
       for (const h of hosts.slice(1)) if (outcome.facts) Object.assign(this.states.get(h)!.facts, outcome.facts);
       return;
     }
-    await mapLimit(hosts, this.o.forks ?? DEFAULT_FORKS, (h) => this.onHost(play, task, h));
+    const forks = Math.min(this.o.forks ?? DEFAULT_FORKS, task.throttle ?? Infinity);
+    if (task.perMachine === 'serial') {
+      // Nodes that share a machine take turns (one upload, one unzip); machines run in parallel.
+      const byMachine = new Map<string, string[]>();
+      for (const h of hosts) {
+        const key = machineKey(this.states.get(h)!.host);
+        byMachine.set(key, [...(byMachine.get(key) ?? []), h]);
+      }
+      await mapLimit([...byMachine.values()], forks, async (group) => {
+        for (const h of group) await this.onHost(play, task, h);
+      });
+      return;
+    }
+    await mapLimit(hosts, forks, (h) => this.onHost(play, task, h));
   }
 
   private async onHost(play: Play, task: Task, hostName: string): Promise<Outcome> {
@@ -452,6 +465,11 @@ function aggregateLoop(results: Outcome[], total: number): Outcome {
     registered: { status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', msg, results: results.map((r) => r.registered) },
     facts,
   };
+}
+
+/** Hosts with the same key are one machine (one SSH connection). */
+export function machineKey(h: InventoryHost): string {
+  return h.connection === 'local' ? 'local' : `${h.user}@${h.address}:${h.port}`;
 }
 
 function groupsVar(inv: Inventory): Record<string, string[]> {

@@ -232,6 +232,11 @@ class Loader {
     const retries = this.number(src, [...at, 'retries'], item['retries'], 'retries');
     const delay = this.number(src, [...at, 'delay'], item['delay'], 'delay');
     const timeout = this.number(src, [...at, 'timeout'], item['timeout'], 'timeout');
+    const throttle = this.number(src, [...at, 'throttle'], item['throttle'], 'throttle');
+    const perMachine = item['per_machine'];
+    if (perMachine !== undefined && perMachine !== 'serial') {
+      this.errors.push(src.error([...at, 'per_machine'], 'per_machine takes "serial" (hosts on one machine run the task one after another)'));
+    }
     const register = item['register'];
     if (register !== undefined && (typeof register !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(register))) {
       this.errors.push(src.error([...at, 'register'], 'register takes a variable name (letters, digits, _)'));
@@ -261,6 +266,8 @@ class Loader {
       failedWhen,
       notify: this.stringList(src, [...at, 'notify'], item['notify'], 'notify'),
       timeout,
+      throttle: throttle === undefined ? undefined : Math.max(1, Math.floor(throttle)),
+      perMachine: perMachine === 'serial' ? 'serial' : undefined,
       noLog: this.bool(src, [...at, 'no_log'], item['no_log']) ?? false,
       become: this.bool(src, [...at, 'become'], item['become']),
       vars: { ...inherited.vars, ...this.vars(src, [...at, 'vars'], item['vars']) },

@@ -31,6 +31,10 @@ export interface Task {
   become?: boolean | undefined;
   /** Vars given to this task (and by the imports that brought it in). */
   vars: Record<string, unknown>;
+  /** At most this many hosts run the task at once (below --forks). */
+  throttle?: number | undefined;
+  /** `serial`: hosts on the same machine run the task one after another. */
+  perMachine?: 'serial' | undefined;
   /** For handlers: extra names the handler answers to. */
   listen: string[];
   location: SourceLocation;
@@ -83,6 +87,8 @@ export const TASK_KEYS = [
   'become',
   'vars',
   'listen',
+  'throttle',
+  'per_machine',
 ] as const;
 
 export const PLAY_KEYS = ['name', 'hosts', 'serial', 'any_errors_fatal', 'vars', 'tags', 'tasks', 'handlers', 'become'] as const;

@@ -117,6 +117,17 @@ describe('linear strategy', () => {
     expect(p7.max()).toBe(7);
   });
 
+  test('per_machine: serial makes nodes on one machine take turns, machines in parallel; throttle caps a task', async () => {
+    const inv = makeInventory({ cn: {}, dn: {}, other: {} });
+    inv.hosts.get('dn')!.address = inv.hosts.get('cn')!.address;
+    const serial = concurrencyProbe();
+    await run(`- hosts: all\n  tasks:\n    - probe: {}\n      per_machine: serial\n`, inv, { modules: [serial.mod] });
+    expect(serial.max()).toBe(2);
+    const throttled = concurrencyProbe();
+    await run(`- hosts: all\n  tasks:\n    - probe: {}\n      throttle: 1\n`, inv, { modules: [throttled.mod] });
+    expect(throttled.max()).toBe(1);
+  });
+
   test('serial runs every task on one batch before the next batch starts', async () => {
     const inv = makeInventory({ a: {}, b: {}, c: {}, d: {} });
     const h = await run(`- hosts: all\n  serial: 2\n  tasks:\n    - name: one\n      print: x\n    - name: two\n      print: y\n`, inv);

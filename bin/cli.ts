@@ -1,0 +1,296 @@
+// The runbook command line. Wiring only: parse arguments, call the engine,
+// choose reporters, map errors to exit codes (0 ok, 1 task failed or host
+// unreachable, 2 invalid input and nothing touched, 130 interrupted).
+
+import { createInterface } from 'node:readline';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConnectionPool } from '../engine/connection/pool.js';
+import { errorMessage, InputError, RunbookError } from '../engine/errors.js';
+import { EventBus, type RunEvent } from '../engine/events.js';
+import { loadInventory } from '../engine/inventory/load.js';
+import { formatModuleDoc, formatModuleList } from '../engine/docs.js';
+import { JsonReporter } from '../engine/reporters/json.js';
+import { LogFileReporter } from '../engine/reporters/logfile.js';
+import { PlainReporter } from '../engine/reporters/plain.js';
+import { TreeReporter } from '../engine/reporters/tree.js';
+import { useColor } from '../engine/reporters/format.js';
+import { listBuiltinPlaybooks, parseExtraVars, play, prepare } from '../engine/runner.js';
+import { secretMasker } from '../engine/secret.js';
+import { tagsOf } from '../engine/tags.js';
+import { loadPlaybook } from '../engine/playbook/load.js';
+import { moduleRegistry } from '../modules/index.js';
+import { labCommand } from './lab.js';
+import type { Prompter } from '../engine/context.js';
+
+const list = (v: unknown): string[] =>
+  (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
+
+function fail(err: unknown): never {
+  process.stderr.write(`runbook: ${errorMessage(err)}\n`);
+  process.exit(err instanceof RunbookError ? err.exitCode : 1);
+}
+
+function terminalPrompter(): Prompter | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return (question, { secret }) =>
+    new Promise((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      if (secret) {
+        // Hide typed characters: echo nothing after the question.
+        (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+          if (s.includes(question)) process.stderr.write(s);
+        };
+      }
+      rl.question(`${question}: `, (answer) => {
+        rl.close();
+        if (secret) process.stderr.write('\n');
+        resolve(answer);
+      });
+    });
+}
+
+const playOptions = (y: Argv) =>
+  y
+    .positional('playbook', { type: 'string', demandOption: true, describe: 'a playbook file, or the name of a built-in playbook' })
+    .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'inventory or product topology file' })
+    .option('limit', { alias: ['N', 'l'], type: 'string', array: true, describe: 'only these hosts, groups or nodes (name, ip:port, module), comma-separated' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'NAME=value or @vars.yaml (highest precedence)' });
+
+async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
+  const modules = moduleRegistry();
+  const extraVars = parseExtraVars(list(argv['extra-vars']).length ? (argv['extra-vars'] as string[]) : []);
+  const prepared = prepare({
+    playbook: String(argv['playbook']),
+    inventory: String(argv['inventory']),
+    modules,
+    limit: list(argv['limit']),
+    extraVars,
+  });
+  printWarnings(prepared.inventory);
+  const output = (argv['output'] as string | undefined) ?? (process.stdout.isTTY ? 'tree' : 'plain');
+  const bus = new EventBus();
+  const style = { color: useColor(process.stdout) };
+  const verbose = Boolean(argv['verbose']);
+  const log = new LogFileReporter(prepared.playbook.path);
+  bus.on((e) => log.handle(e));
+  let tree: TreeReporter | undefined;
+  if (output === 'json') {
+    const r = new JsonReporter((l) => process.stdout.write(l + '\n'));
+    bus.on((e) => r.handle(e));
+  } else if (output === 'tree') {
+    tree = new TreeReporter(process.stdout, style);
+    const t = tree;
+    bus.on((e) => t.handle(e));
+  } else {
+    const r = new PlainReporter((l) => process.stdout.write(l + '\n'), style, verbose);
+    bus.on((e) => r.handle(e));
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\nrunbook: ${sig} received; stopping after the running tasks are cancelled (again to quit at once)\n`);
+    controller.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const pool = new ConnectionPool({ acceptNewHostKeys: Boolean(argv['accept-new-host-keys']) });
+  let exitCode = 1;
+  let error: string | undefined;
+  try {
+    const summary = await play(prepared, {
+      modules,
+      bus,
+      connect: (h) => pool.get(h),
+      tags: { only: list(argv['tags']), skip: list(argv['skip-tags']) },
+      limit: list(argv['limit']),
+      extraVars,
+      check: Boolean(argv['check']),
+      diff: Boolean(argv['diff']),
+      forks: argv['forks'] as number | undefined,
+      yes: Boolean(argv['yes']),
+      force: Boolean(argv['force']),
+      verbose,
+      prompter: terminalPrompter(),
+      signal: controller.signal,
+      beforeTasks: (hosts) => pool.connectAll(hosts),
+    });
+    exitCode = summary.exitCode;
+  } catch (err) {
+    error = `runbook: ${errorMessage(err)}`;
+    exitCode = err instanceof RunbookError ? err.exitCode : 1;
+  } finally {
+    await pool.closeAll();
+  }
+  const end: RunEvent = { type: 'run_end', exit_code: exitCode, duration_ms: 0, log_file: log.path, error };
+  bus.emit(end);
+  log.close();
+  if (tree) await tree.flush();
+  process.exitCode = exitCode;
+}
+
+function printWarnings(inv: { warnings?: Array<{ message: string; hint?: string | undefined; location?: { file: string; line: number; col: number } | undefined }> | undefined }): void {
+  for (const w of inv.warnings ?? []) {
+    const where = w.location ? `${w.location.file}:${w.location.line}:${w.location.col}: ` : '';
+    process.stderr.write(`runbook: warning: ${where}${w.message}${w.hint ? `\nhint: ${w.hint}` : ''}\n`);
+  }
+}
+
+function cmdValidate(argv: Record<string, unknown>): void {
+  const prepared = prepare({
+    playbook: String(argv['playbook']),
+    inventory: String(argv['inventory']),
+    modules: moduleRegistry(),
+    limit: list(argv['limit']),
+    extraVars: parseExtraVars((argv['extra-vars'] as string[] | undefined) ?? []),
+  });
+  printWarnings(prepared.inventory);
+  const tasks = prepared.playbook.plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
+  process.stdout.write(
+    `valid: ${prepared.playbook.path}: ${prepared.playbook.plays.length} play(s), ${tasks} task(s), ` +
+      `${prepared.hosts.length} host(s) from ${prepared.inventory.path}; ${prepared.playbook.files.length} file(s) checked\n`,
+  );
+}
+
+function cmdList(argv: Record<string, unknown>): void {
+  const product = argv['inventory'] ? loadInventory(String(argv['inventory'])).product : undefined;
+  const modules = moduleRegistry();
+  const rows = listBuiltinPlaybooks(product);
+  if (rows.length === 0) {
+    process.stdout.write(product ? `no built-in playbooks for ${product}\n` : 'no built-in playbooks\n');
+    return;
+  }
+  let group: string | undefined = '\0';
+  for (const p of rows) {
+    if (p.product !== group) {
+      group = p.product;
+      process.stdout.write(`\n${group ?? 'general'}:\n`);
+    }
+    let tags = '';
+    try {
+      const pb = loadPlaybook(p.path, { modules });
+      const t = tagsOf(pb.plays.flatMap((pl) => [...pl.tasks, ...pl.handlers]));
+      tags = t.length ? `  [tags: ${t.join(', ')}]` : '';
+    } catch (err) {
+      tags = `  (invalid: ${err instanceof InputError ? err.message : String(err)})`;
+    }
+    process.stdout.write(`  ${p.name.padEnd(14)} ${p.description ?? ''}${tags}\n`);
+  }
+}
+
+function cmdModules(argv: Record<string, unknown>): void {
+  const modules = moduleRegistry();
+  const name = argv['name'] as string | undefined;
+  if (!name) {
+    process.stdout.write(formatModuleList([...modules.values()]) + '\n');
+    return;
+  }
+  const mod = modules.get(name);
+  if (!mod) throw new InputError(`no module named "${name}"`, { hint: `modules: ${[...modules.keys()].sort().join(', ')}` });
+  process.stdout.write(formatModuleDoc(mod) + '\n');
+}
+
+function cmdInventory(argv: Record<string, unknown>): void {
+  const inv = loadInventory(String(argv['inventory']));
+  const out = {
+    path: inv.path,
+    product: inv.product,
+    vars: inv.vars,
+    groups: Object.fromEntries([...inv.groups.values()].map((g) => [g.name, { hosts: g.hosts, vars: g.vars }])),
+    hosts: Object.fromEntries(
+      [...inv.hosts.values()].map((h) => [
+        h.name,
+        {
+          address: h.address,
+          port: h.port,
+          user: h.user,
+          connection: h.connection,
+          auth: {
+            password: h.auth.password ? '********' : undefined,
+            private_key_file: h.auth.privateKeyFile,
+            passphrase: h.auth.passphrase ? '********' : undefined,
+            agent: h.auth.agent,
+          },
+          known_hosts: h.knownHostsFile,
+          groups: h.groups,
+          aliases: h.aliases,
+          vars: h.vars,
+        },
+      ]),
+    ),
+  };
+  const text = argv['json'] ? JSON.stringify(secretMasker.maskValue(out), null, 2) : toYaml(secretMasker.maskValue(out));
+  process.stdout.write(text + '\n');
+}
+
+function toYaml(v: unknown): string {
+  // The yaml package is already a dependency; imported lazily to keep start-up lean.
+  return YAML.stringify(v, { aliasDuplicateObjects: false }).trimEnd();
+}
+import YAML from 'yaml';
+
+const wrap =
+  <T>(fn: (argv: T) => void | Promise<void>) =>
+  async (argv: T) => {
+    try {
+      await fn(argv);
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+await yargs(hideBin(process.argv))
+  .scriptName('runbook')
+  .usage('runbook <command> [options]\n\nRuns YAML playbooks of typed task modules against inventories of hosts over SSH.')
+  .command(
+    'play <playbook>',
+    'run a playbook',
+    (y) =>
+      playOptions(y)
+        .option('tags', { alias: 't', type: 'string', array: true, describe: 'only tasks with one of these tags' })
+        .option('skip-tags', { type: 'string', array: true, describe: 'skip tasks with any of these tags' })
+        .option('check', { alias: 'C', type: 'boolean', describe: 'report what would change, change nothing' })
+        .option('diff', { alias: 'D', type: 'boolean', describe: 'show differences in changed files' })
+        .option('forks', { alias: 'f', type: 'number', describe: 'hosts in parallel (default 50)' })
+        .option('yes', { type: 'boolean', describe: 'confirm destructive operations' })
+        .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
+        .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal, plain otherwise' })
+        .option('accept-new-host-keys', { type: 'boolean', describe: 'record unknown SSH host keys (changed keys are always refused)' })
+        .option('verbose', { alias: 'v', type: 'boolean', describe: 'show registered data, progress and module logs' }),
+    wrap(cmdPlay),
+  )
+  .command('validate <playbook>', 'check a playbook and inventory without touching any host', playOptions, wrap(cmdValidate))
+  .command(
+    'list',
+    'built-in playbooks with their descriptions and tags',
+    (y) => y.option('inventory', { alias: 'i', type: 'string', describe: 'only the playbooks for this inventory\'s product' }),
+    wrap(cmdList),
+  )
+  .command(
+    'modules [name]',
+    'module documentation, generated from the modules\' schemas',
+    (y) => y.positional('name', { type: 'string' }),
+    wrap(cmdModules),
+  )
+  .command(
+    'inventory',
+    'show the normalised hosts, groups and vars (secrets masked)',
+    (y) => y.option('inventory', { alias: 'i', type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
+    wrap(cmdInventory),
+  )
+  .command(labCommand(wrap))
+  .demandCommand(1, 'name a command; see runbook --help')
+  .strict()
+  .recommendCommands()
+  .help()
+  .wrap(Math.min(110, process.stdout.columns || 100))
+  .fail((msg, err) => {
+    if (err) fail(err);
+    process.stderr.write(`runbook: ${msg}\nrun "runbook --help" for usage\n`);
+    process.exit(2);
+  })
+  .parseAsync();
