@@ -1,0 +1,11 @@
+// The simulated products `runbook lab package` can build. Adding one is one
+// import and one line below; the package folder holds everything else.
+
+import { demoPackage } from './demo/index.js';
+import type { SimulatedPackage } from './types.js';
+
+export type { SimulatedPackage } from './types.js';
+
+export const simulatedPackages: Record<string, SimulatedPackage> = {
+  [demoPackage.product]: demoPackage,
+};

@@ -1,0 +1,160 @@
+// The simulator's wire protocol: one JSON request line, one JSON reply line,
+// then the connection closes. A fresh connection per call keeps failure
+// detection honest (a stopped node refuses the next connect, as a stopped
+// IoTDB refuses Thrift connections) and needs no connection pool.
+
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Message = { [k: string]: Json };
+
+const MAX_LINE = 4 * 1024 * 1024;
+
+export type Handler = (req: Message) => Promise<Message>;
+
+function readLine(sock: Socket, onLine: (line: string) => void, onFail: (err: Error) => void): void {
+  let buf = '';
+  let done = false;
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    if (done) return;
+    buf += chunk;
+    const nl = buf.indexOf('\n');
+    if (nl >= 0) {
+      done = true;
+      onLine(buf.slice(0, nl));
+    } else if (buf.length > MAX_LINE) {
+      done = true;
+      onFail(new Error('message too long'));
+    }
+  });
+  sock.on('end', () => {
+    if (!done) {
+      done = true;
+      if (buf.length > 0) onLine(buf);
+      else onFail(new Error('connection closed by peer'));
+    }
+  });
+}
+
+/** Listen on host:port; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL…). */
+export function serve(host: string, port: number, handler: Handler): Promise<Server> {
+  const server = createServer((sock) => {
+    sock.on('error', () => sock.destroy());
+    // A client that connects and never speaks must not pin the server open.
+    sock.setTimeout(30_000, () => sock.destroy());
+    readLine(
+      sock,
+      (line) => {
+        let req: Message;
+        try {
+          req = JSON.parse(line) as Message;
+        } catch {
+          sock.end(JSON.stringify({ ok: false, code: 'BAD_REQUEST', message: 'malformed request' }) + '\n');
+          return;
+        }
+        handler(req).then(
+          (resp) => sock.end(JSON.stringify(resp) + '\n'),
+          (err: unknown) =>
+            sock.end(JSON.stringify({ ok: false, code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }) + '\n'),
+        );
+      },
+      () => sock.destroy(),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Bind and release at once: null when the port is free right now, else the bind error. */
+export function probePort(host: string, port: number): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(null)));
+  });
+}
+
+export class CallError extends Error {
+  constructor(
+    message: string,
+    /** True when the peer could not be reached at all (refused, timeout, unresolvable). */
+    readonly unreachable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+function describe(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'Connection refused';
+    case 'EHOSTUNREACH':
+      return 'No route to host';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `Unknown host (${err.message})`;
+    case 'ETIMEDOUT':
+      return 'Connection timed out';
+    default:
+      return err.message;
+  }
+}
+
+export function call(host: string, port: number, req: Message, timeoutMs: number): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      fn();
+    };
+    const sock = createConnection({ host, port });
+    const timer = setTimeout(
+      () => finish(() => reject(new CallError(`Timed out after ${timeoutMs}ms talking to ${host}:${port}`, true))),
+      timeoutMs,
+    );
+    sock.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(new CallError(describe(err), true))));
+    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
+    readLine(
+      sock,
+      (line) =>
+        finish(() => {
+          try {
+            resolve(JSON.parse(line) as Message);
+          } catch {
+            reject(new CallError(`Malformed reply from ${host}:${port}`, false));
+          }
+        }),
+      (err) => finish(() => reject(new CallError(`${err.message} (${host}:${port})`, true))),
+    );
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export function parseEndpoint(text: string): Endpoint | null {
+  const m = /^\s*(\[[^\]]+\]|[^:\s]+):(\d{1,5})\s*$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function formatEndpoint(e: Endpoint): string {
+  return `${e.host}:${e.port}`;
+}
