@@ -196,7 +196,7 @@ class Scheduler {
       const outcome = await this.onHost(play, task, first);
       // The one result stands for every host: register it everywhere.
       if (task.register) for (const h of hosts) this.states.get(h)!.facts[task.register] = outcome.registered;
-      for (const h of hosts.slice(1)) if (outcome.facts) Object.assign(this.states.get(h)!.facts, outcome.facts);
+      for (const h of hosts.slice(1)) if (outcome.facts) mergeFacts(this.states.get(h)!.facts, outcome.facts);
       return;
     }
     const forks = Math.min(this.o.forks ?? DEFAULT_FORKS, task.throttle ?? Infinity);
@@ -233,7 +233,7 @@ class Scheduler {
 
   private record(play: Play, task: Task, state: HostState, outcome: Outcome, durationMs: number): void {
     if (task.register) state.facts[task.register] = outcome.registered;
-    if (outcome.facts) Object.assign(state.facts, outcome.facts);
+    if (outcome.facts) mergeFacts(state.facts, outcome.facts);
     if (outcome.status === 'changed') for (const n of task.notify) state.notified.add(n);
     if (outcome.status === 'unreachable') state.unreachable = true;
     if (outcome.status === 'failed' && !outcome.ignored) state.failed = true;
@@ -465,6 +465,27 @@ function aggregateLoop(results: Outcome[], total: number): Outcome {
     registered: { status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', msg, results: results.map((r) => r.registered) },
     facts,
   };
+}
+
+/**
+ * Facts gathered in pieces add up: a second `facts` task that gathers other
+ * sections keeps the first one's. Plain mappings merge; anything else replaces.
+ */
+export function mergeFacts(into: Record<string, unknown>, add: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(add)) {
+    const cur = into[k];
+    if (isPlainObject(cur) && isPlainObject(v)) {
+      const merged = { ...cur };
+      mergeFacts(merged, v);
+      into[k] = merged;
+    } else {
+      into[k] = v;
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 }
 
 /** Hosts with the same key are one machine (one SSH connection). */

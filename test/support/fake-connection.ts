@@ -13,8 +13,11 @@ export interface ExpectedCommand {
   stdout?: string;
   stderr?: string;
   exitCode?: number | null;
+  timedOut?: boolean;
+  signal?: string | null;
+  truncated?: boolean;
   /** Options the command must be run with (subset). */
-  opts?: Partial<Pick<ExecOptions, 'cwd' | 'become' | 'loginShell' | 'stdin'>> & { env?: Record<string, string> };
+  opts?: Partial<Pick<ExecOptions, 'cwd' | 'become' | 'loginShell' | 'stdin' | 'timeoutMs'>> & { env?: Record<string, string> };
 }
 
 export interface UploadRecord {
@@ -67,11 +70,11 @@ export class FakeConnection implements Connection {
     if (opts.onStdout && next.stdout) opts.onStdout(Buffer.from(next.stdout));
     return {
       exitCode: next.exitCode === undefined ? 0 : next.exitCode,
-      signal: null,
+      signal: next.signal ?? null,
       stdout: next.stdout ?? '',
       stderr: next.stderr ?? '',
-      truncated: false,
-      timedOut: false,
+      truncated: next.truncated ?? false,
+      timedOut: next.timedOut ?? false,
       durationMs: 0,
     };
   }

@@ -28,7 +28,16 @@ export interface ModuleCase {
   uploads?: Array<{ path: string; content?: string; mode?: number }>;
   /** Answers for ctx.prompt, in order. */
   answers?: string[];
-  result?: { status: string; msg?: string; msgMatch?: string; data?: Record<string, unknown>; diff?: string; facts?: Record<string, unknown> };
+  result?: {
+    status: string;
+    msg?: string;
+    msgMatch?: string;
+    data?: Record<string, unknown>;
+    diff?: string;
+    facts?: Record<string, unknown>;
+    /** Texts that must appear nowhere in the result (msg, data, diff), e.g. a password. */
+    not_contains?: string[];
+  };
   /** The module must throw (or its schema must reject the args) with text containing this. */
   error?: string;
   /** Local files that must exist afterwards with this content. */
@@ -63,7 +72,8 @@ export function runModuleCases(mod: ModuleDef, casesDir: string): void {
           prompter: c.answers ? async () => answers.shift() ?? '' : undefined,
         });
         const run = async () => {
-          const parsed = mod.schema.safeParse(c.args);
+          const input = typeof c.args === 'string' && mod.freeForm ? { [mod.freeForm]: c.args } : c.args;
+          const parsed = mod.schema.safeParse(input);
           if (!parsed.success) throw new Error(`invalid args: ${parsed.error.message}`);
           return mod.run(ctx, parsed.data);
         };
@@ -80,6 +90,7 @@ export function runModuleCases(mod: ModuleDef, casesDir: string): void {
         if (want.data !== undefined) expect(result.data).toMatchObject(want.data);
         if (want.facts !== undefined) expect(result.facts).toMatchObject(want.facts);
         if (want.diff !== undefined) expect(result.diff ?? '').toContain(want.diff);
+        for (const secret of want.not_contains ?? []) expect(JSON.stringify(result)).not.toContain(secret);
         conn.assertDone();
         const wantUploads = c.uploads ?? [];
         expect(conn.uploads.length, 'number of uploads').toBe(wantUploads.length);
