@@ -22,6 +22,9 @@ import { loadPlaybook } from '../engine/playbook/load.js';
 import { moduleRegistry } from '../modules/index.js';
 import { labCommand } from './lab.js';
 import type { Prompter } from '../engine/context.js';
+import { registerBuiltinProducts } from '../engine/products/index.js';
+
+registerBuiltinProducts();
 
 const list = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);

@@ -19,6 +19,7 @@ import { runPlaybook, type RunOptions, type RunSummary } from './scheduler.js';
 import { referencedVariables } from './template.js';
 import type { Connection } from './connection/types.js';
 import type { TagFilter } from './tags.js';
+import { registerBuiltinProducts } from './products/index.js';
 
 export interface PrepareRequest {
   playbook: string;
@@ -37,6 +38,7 @@ export interface Prepared {
 
 /** Everything that can be checked without a host. Throws InputError(s), exit code 2. */
 export function prepare(req: PrepareRequest): Prepared {
+  registerBuiltinProducts();
   const inventory = loadInventory(req.inventory);
   const playbookPath = resolvePlaybookPath(req.playbook, inventory);
   const playbook = loadPlaybook(playbookPath, { modules: req.modules });

@@ -20,6 +20,11 @@ const schema = z
       .describe('One statement, or a list run in order (one client call each); the first failure stops the rest.'),
     host: z.string().optional().describe("Server address given to the client (default: the client's own default, e.g. 127.0.0.1 for IoTDB, taos.cfg's firstEp for TDengine)."),
     port: z.coerce.number().int().min(1).max(65535).optional().describe('Server port given to the client (IoTDB -p, TDengine -P, OpenMLDB standalone --port).'),
+    endpoints: z
+      .array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port'))
+      .min(1)
+      .optional()
+      .describe('Servers to try in order, as host:port, instead of host and port; the first that answers the first statement is used (as iotdbctl asks each DataNode in turn).'),
     user: z.string().optional().describe('User name given to the client.'),
     password: secretArg()
       .optional()
@@ -40,11 +45,18 @@ const schema = z
     login_shell: z.boolean().optional().describe('Run the client in a login shell (for JAVA_HOME/PATH set in the profile; IoTDB\'s CLI needs java).'),
   })
   .strict()
+  .refine((a) => a.endpoints === undefined || (a.host === undefined && a.port === undefined), { message: 'give endpoints, or host and port, not both' })
   .refine((a) => a.dialect === 'openmldb' || (a.zk_cluster === undefined && a.zk_root_path === undefined && a.role === undefined), {
     message: 'zk_cluster, zk_root_path and role are OpenMLDB settings',
   });
 
 type Args = z.output<typeof schema>;
+
+function withEndpoint(o: ClientOptions, endpoint: string | undefined): ClientOptions {
+  if (endpoint === undefined) return o;
+  const at = endpoint.lastIndexOf(':');
+  return { ...o, host: endpoint.slice(0, at), port: Number(endpoint.slice(at + 1)) };
+}
 
 interface StatementResult extends Table {
   statement: string;
@@ -164,9 +176,26 @@ export default defineModule({
     };
 
     const results: StatementResult[] = [];
+    const endpoints = a.endpoints ?? [undefined];
+    let answered: string | undefined;
+    const tried: string[] = [];
     for (const [i, stmt] of statements.entries()) {
-      const r = await runOne(ctx, d, stmt, o, a, env);
+      let r = await runOne(ctx, d, stmt, i === 0 ? withEndpoint(o, endpoints[0]) : o, a, env);
+      // The first statement picks the server: the first endpoint that answers it.
+      for (let e = 1; i === 0 && 'status' in r && e < endpoints.length; e++) {
+        tried.push(`${endpoints[e - 1]}: ${r.msg.split('\n')[0]}`);
+        r = await runOne(ctx, d, stmt, withEndpoint(o, endpoints[e]), a, env);
+        if (!('status' in r)) {
+          Object.assign(o, withEndpoint(o, endpoints[e]));
+          answered = endpoints[e];
+        }
+      }
+      if (i === 0 && !('status' in r) && answered === undefined) {
+        Object.assign(o, withEndpoint(o, endpoints[0]));
+        answered = endpoints[0];
+      }
       if ('status' in r) {
+        if (tried.length) r = { ...r, msg: `no server answered; ${[...tried, `${endpoints.at(-1)}: ${r.msg.split('\n')[0]}`].join('; ')}` };
         if (statements.length === 1) return r;
         const msg = `statement ${i + 1} of ${statements.length}: ${r.msg}`;
         return { ...r, msg, data: { results: [...results, r.data] } };
@@ -177,6 +206,7 @@ export default defineModule({
     const last = results.at(-1)!;
     const data: Record<string, unknown> =
       results.length === 1 ? { rows: last.rows, columns: last.columns, stdout: last.stdout, stderr: last.stderr, rc: last.rc } : { results };
+    if (answered !== undefined) data['endpoint'] = answered;
     if (a.expect !== undefined) {
       const why = checkExpect(last, a.expect);
       if (why !== undefined) return failed(ctx.mask(`${shortStmt(last.statement)}: ${why}`), data);

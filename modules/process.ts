@@ -18,7 +18,11 @@ const schema = z
       .optional()
       .describe("A regular expression matched against whole command lines (pgrep -f), e.g. 'org.apache.iotdb.db.service.DataNode'."),
     pid: z.coerce.number().int().positive().optional().describe('The process id.'),
-    state: z.enum(['stopped', 'running']).default('stopped').describe('stopped: end the process if it runs; running: fail unless it runs.'),
+    state: z
+      .enum(['stopped', 'running', 'absent'])
+      .default('stopped')
+      .describe('stopped: end the process if it runs; running: fail unless it runs; absent: fail if it runs, and never signal it (a guard before destructive work).'),
+    fail_msg: z.string().optional().describe('With state running or absent: the message when the check fails (e.g. how to fix it).'),
     signal: z
       .preprocess((v) => (typeof v === 'string' ? v.toUpperCase().replace(/^SIG/, '') : v), z.enum(SIGNALS))
       .default('TERM')
@@ -142,6 +146,10 @@ export default defineModule({
       yaml: `- process: { pidfile: /opt/srv/srv.pid }`,
     },
     {
+      title: 'Refuse to go on while the node runs',
+      yaml: `- process: { pattern: '/opt/iotdb/lib/.*DataNode', state: absent, fail_msg: 'stop the cluster first' }`,
+    },
+    {
       title: 'Fail unless taosd runs',
       yaml: `- process: { pattern: '^/usr/bin/taosd', state: running }`,
     },
@@ -152,8 +160,13 @@ export default defineModule({
     if (error !== undefined) return failed(error);
 
     if (a.state === 'running') {
-      if (pids.length === 0) return failed(`no process matches ${what}${note ? ` (${note})` : ''}`, { pids });
+      if (pids.length === 0) return failed(a.fail_msg ?? `no process matches ${what}${note ? ` (${note})` : ''}`, { pids });
       return ok(`running: ${pidList(pids)}`, { pids });
+    }
+
+    if (a.state === 'absent') {
+      if (pids.length > 0) return failed(a.fail_msg ? `${a.fail_msg} (${pidList(pids)})` : `still running: ${pidList(pids)} (${what})`, { pids });
+      return ok(`not running: no process matches ${what}`, { pids });
     }
 
     if (pids.length === 0) return ok(`no process matches ${what}${note ? ` (${note})` : ''}`, { pids });

@@ -157,7 +157,7 @@ export function parseRunbookForm(doc: Record<string, unknown>, ctx: LoadContext)
 
 type ConnectionInput = z.output<typeof sshSchema> & {};
 
-function connectionDraft(input: ConnectionInput, path: YamlPath, what: string, ctx: LoadContext): ConnectionDraft {
+export function connectionDraft(input: ConnectionInput, path: YamlPath, what: string, ctx: LoadContext): ConnectionDraft {
   const out: ConnectionDraft = {};
   if (input.user !== undefined) out.user = input.user;
   if (input.port !== undefined) out.port = input.port;

@@ -1,0 +1,10 @@
+// The products runbook knows out of the box. Each product registers its
+// topology adapter here, one line per product, so the inventory loader never
+// names a product itself. The CLI calls registerBuiltinProducts() once.
+
+import { registerProductAdapter } from '../inventory/adapters.js';
+import { iotdbTopologyAdapter } from './iotdb/topology.js';
+
+export function registerBuiltinProducts(): void {
+  registerProductAdapter(iotdbTopologyAdapter);
+}
