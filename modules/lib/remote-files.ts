@@ -1,0 +1,510 @@
+// What upload, template, unzip, file and fetch share: looking at a remote path
+// in one round trip (type, mode, owner, sha256), putting new content in place
+// atomically (temporary name in the same directory, then rename), local
+// hashing cached for the whole run, and unified diffs that never show secrets.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import { z } from 'zod';
+import { failed, quote, sh, type DownloadOptions, type ExecOptions, type ExecResult, type ModuleContext, type ModuleResult, type UploadOptions } from '../../engine/api.js';
+
+// ---------------------------------------------------------------------------
+// Failures on the host
+
+/** Something on the host went wrong; the module reports it as `failed` with this message. */
+export class HostFailure extends Error {}
+
+/** Run a module body, turning host failures into a `failed` result whose text is masked. */
+export async function guard(ctx: ModuleContext, body: () => Promise<ModuleResult>): Promise<ModuleResult> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof HostFailure) return failed(ctx.mask(err.message));
+    throw err;
+  }
+}
+
+/** Why a command failed, in one line: exit code or signal, and the end of its stderr. */
+export function explain(res: ExecResult): string {
+  const how = res.timedOut ? 'timed out' : res.exitCode === null ? `killed by ${res.signal ?? 'a signal'}` : `exit ${res.exitCode}`;
+  const said = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-3).join(' / ');
+  return said ? `${how}: ${said}` : how;
+}
+
+/** Run a command that must succeed; `what` completes "… failed on host". */
+export async function mustRun(ctx: ModuleContext, command: string, what: string, opts?: ExecOptions): Promise<ExecResult> {
+  const res = await ctx.exec(command, opts);
+  if (res.exitCode !== 0) throw new HostFailure(`${what} failed on ${ctx.host.name} (${explain(res)})`);
+  return res;
+}
+
+/**
+ * Best-effort removal of temporary paths after a failure. Runs with its own
+ * signal: the task's signal is often the very thing that was aborted.
+ */
+export async function removeQuietly(ctx: ModuleContext, paths: string[], opts: { recursive?: boolean } = {}): Promise<void> {
+  if (paths.length === 0) return;
+  try {
+    await ctx.exec(opts.recursive ? sh`rm -rf -- ${paths}` : sh`rm -f -- ${paths}`, { signal: AbortSignal.timeout(30_000), timeoutMs: 30_000 });
+  } catch {
+    // The connection may be gone; the temporary name starts with a dot and says runbook-tmp, so it is easy to find.
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Arguments shared by several modules
+
+/** An octal mode. Numbers are refused: YAML reads an unquoted 0644 as the decimal 644. */
+export const modeArg = () =>
+  z
+    .string({ error: 'mode must be quoted octal text like "0644": unquoted, YAML reads 0644 as the number 644' })
+    .regex(/^0?[0-7]{3,4}$/, 'mode must be octal digits like "0644" or "0755"');
+
+/**
+ * A path on the host. `~` is refused rather than guessed at: neither SFTP nor
+ * a quoted shell word expands it, and under become it would mean root's home.
+ * Relative paths start in the SSH user's home, for transfers and commands alike.
+ */
+export const remotePathArg = () =>
+  z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('~'), 'write the path in full: "~" is not expanded (a relative path already starts in the SSH user\'s home)')
+    .refine((p) => !/[\r\n\0]/.test(p), 'a path may not contain line breaks or NUL');
+
+/** "644" → "0644", the form written in messages and to chmod. */
+export function normMode(mode: string | number): string {
+  const n = typeof mode === 'number' ? mode : parseInt(mode, 8);
+  return n.toString(8).padStart(4, '0');
+}
+
+/** A remote path safe to pass to tools that have no `--` (unzip, find): one starting with "-" gets "./". */
+export function safePath(path: string): string {
+  return path.startsWith('-') ? `./${path}` : path;
+}
+
+// ---------------------------------------------------------------------------
+// Looking at a remote path
+
+export interface RemoteStat {
+  kind: 'file' | 'directory' | 'link' | 'other';
+  /** What stat calls it ("regular file", "fifo", …), for messages. */
+  typeName: string;
+  mode: number;
+  owner: string;
+  group: string;
+  uid: string;
+  gid: string;
+  size: number;
+  /** For regular files, when asked for. */
+  sha256?: string | undefined;
+  /** For symlinks, when asked for. */
+  target?: string | undefined;
+}
+
+export interface StatOptions {
+  /** Also print the sha256 of a regular file. */
+  hash?: boolean | undefined;
+  /** Also print where a symlink points. */
+  link?: boolean | undefined;
+  /** Look through symlinks (fetch reads what the link points to). */
+  follow?: boolean | undefined;
+}
+
+const STAT_FORMAT = '%F|%a|%U|%G|%u|%g|%s';
+
+/**
+ * One read-only command that says whether a path exists and, if so, its type,
+ * mode, owner and size, plus its sha256 or link target when asked. Runs under
+ * LC_ALL=C because stat translates the type name (%F).
+ */
+export function statCommand(path: string, opts: StatOptions = {}): string {
+  const exists = opts.follow ? '[ -e "$p" ]' : '[ -e "$p" ] || [ -L "$p" ]';
+  let cmd = sh`p=${path}; ` + `${exists} || { echo absent; exit 0; }; LC_ALL=C stat ${opts.follow ? '-L ' : ''}-c '${STAT_FORMAT}' -- "$p"`;
+  if (opts.hash) cmd += opts.follow ? ' && { [ ! -f "$p" ] || sha256sum < "$p"; }' : ' && { [ -L "$p" ] || [ ! -f "$p" ] || sha256sum < "$p"; }';
+  if (opts.link) cmd += ' && { [ ! -L "$p" ] || readlink -- "$p"; }';
+  return cmd;
+}
+
+function kindOf(typeName: string): RemoteStat['kind'] {
+  if (typeName === 'directory') return 'directory';
+  if (typeName === 'symbolic link') return 'link';
+  // GNU stat says "regular empty file" for an empty one.
+  return typeName.startsWith('regular') ? 'file' : 'other';
+}
+
+function parseStatLine(line: string): RemoteStat {
+  const [typeName = '', mode = '', owner = '', group = '', uid = '', gid = '', size = ''] = line.split('|');
+  if (!/^[0-7]+$/.test(mode)) throw new HostFailure(`could not read stat output ${JSON.stringify(line)}`);
+  return { kind: kindOf(typeName), typeName, mode: parseInt(mode, 8), owner, group, uid, gid, size: Number(size) };
+}
+
+/** Parse statCommand's output; undefined means the path does not exist. */
+export function parseStat(stdout: string, opts: StatOptions = {}): RemoteStat | undefined {
+  const text = stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout;
+  const [first = '', ...rest] = text.split('\n');
+  if (first === 'absent') return undefined;
+  const st = parseStatLine(first);
+  if (opts.hash && st.kind === 'file') {
+    const m = /^([0-9a-f]{64})\b/.exec(rest[0] ?? '');
+    if (!m) throw new HostFailure(`could not read the sha256 of a remote file from ${JSON.stringify(rest[0] ?? '')}`);
+    st.sha256 = m[1];
+  }
+  if (opts.link && st.kind === 'link') st.target = rest.join('\n');
+  return st;
+}
+
+export async function remoteStat(ctx: ModuleContext, path: string, opts: StatOptions = {}): Promise<RemoteStat | undefined> {
+  const res = await mustRun(ctx, statCommand(path, opts), `looking at ${path}`);
+  return parseStat(res.stdout, opts);
+}
+
+// ---------------------------------------------------------------------------
+// Trees (directory upload and fetch)
+
+export interface RemoteTreeEntry extends RemoteStat {
+  /** Path relative to the tree's root, "" for the root itself. */
+  rel: string;
+}
+
+export type RemoteTree = { state: 'absent' } | { state: 'not-directory' } | { state: 'directory'; entries: Map<string, RemoteTreeEntry> };
+
+/**
+ * Everything under a remote directory in one command: stat of every entry,
+ * then the sha256 of every regular file. Names containing line breaks are not
+ * supported (the output is line-based).
+ */
+export function treeCommand(dir: string): string {
+  return (
+    sh`d=${dir}; ` +
+    `[ -e "$d" ] || { echo absent; exit 0; }; [ -d "$d" ] || { echo not-directory; exit 0; }; cd -- "$d" && ` +
+    `LC_ALL=C find . -exec stat -c '${STAT_FORMAT}|%n' -- {} + && echo '--sha256--' && find . -type f -exec sha256sum -- {} +`
+  );
+}
+
+function relOf(name: string): string {
+  return name === '.' ? '' : name.replace(/^\.\//, '');
+}
+
+export function parseTree(stdout: string): RemoteTree {
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  if (lines[0] === 'absent') return { state: 'absent' };
+  if (lines[0] === 'not-directory') return { state: 'not-directory' };
+  const entries = new Map<string, RemoteTreeEntry>();
+  let i = 0;
+  for (; i < lines.length && lines[i] !== '--sha256--'; i++) {
+    const line = lines[i]!;
+    // The name is the last field and may itself contain "|".
+    const parts = line.split('|');
+    const name = parts.slice(7).join('|');
+    entries.set(relOf(name), { ...parseStatLine(parts.slice(0, 7).join('|')), rel: relOf(name) });
+  }
+  for (i++; i < lines.length; i++) {
+    let line = lines[i]!;
+    // sha256sum marks a line whose name it had to escape with a leading backslash.
+    const escaped = line.startsWith('\\');
+    if (escaped) line = line.slice(1);
+    const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(line);
+    if (!m) continue;
+    const name = escaped ? m[2]!.replace(/\\(\\|n|r)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')) : m[2]!;
+    const entry = entries.get(relOf(name));
+    if (entry) entry.sha256 = m[1];
+  }
+  return { state: 'directory', entries };
+}
+
+export async function remoteTree(ctx: ModuleContext, dir: string): Promise<RemoteTree> {
+  // A tree listing can be long; the default 1 MiB would keep only its tail.
+  const res = await mustRun(ctx, treeCommand(dir), `listing ${dir}`, { maxOutputBytes: 256 * 1024 * 1024 });
+  if (res.truncated) throw new HostFailure(`the listing of ${dir} on ${ctx.host.name} is too long to compare`);
+  return parseTree(res.stdout);
+}
+
+export interface LocalEntry {
+  /** Path relative to the root, with "/" separators; "" for the root. */
+  rel: string;
+  abs: string;
+  kind: 'file' | 'directory';
+  size: number;
+}
+
+/** A local tree, parents before children, following symlinks (but not in circles). */
+export function walkLocal(root: string): LocalEntry[] {
+  const out: LocalEntry[] = [];
+  const seen = new Set<string>();
+  const visit = (abs: string, rel: string): void => {
+    const st = statSync(abs);
+    if (st.isDirectory()) {
+      const real = realpathSync(abs);
+      if (seen.has(real)) return;
+      seen.add(real);
+      out.push({ rel, abs, kind: 'directory', size: 0 });
+      for (const name of readdirSync(abs).sort()) {
+        if (/[\r\n]/.test(name)) throw new HostFailure(`cannot copy ${join(abs, name)}: file names with line breaks are not supported`);
+        visit(join(abs, name), rel === '' ? name : `${rel}/${name}`);
+      }
+    } else if (st.isFile()) {
+      out.push({ rel, abs, kind: 'file', size: st.size });
+    }
+    // Sockets, fifos and devices are not content; they are left out.
+  };
+  visit(root, '');
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Hashing
+
+export function sha256Text(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * The sha256 of a local file, computed once per run however many hosts ask:
+ * the promise is cached, so hosts that ask at the same moment share one read.
+ * Keyed by size and mtime so a file edited mid-run is hashed again.
+ */
+export function localSha256(ctx: ModuleContext, path: string): Promise<string> {
+  const st = statSync(path);
+  const key = `sha256:${path}:${st.size}:${st.mtimeMs}`;
+  const cached = ctx.runCache.get(key);
+  if (cached instanceof Promise) return cached as Promise<string>;
+  const pending = sha256File(path);
+  ctx.runCache.set(key, pending);
+  pending.catch(() => ctx.runCache.delete(key));
+  return pending;
+}
+
+export const short = (sha256: string): string => `${sha256.slice(0, 12)}…`;
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+export const plural = (n: number, word: string, words = `${word}s`): string => `${n} ${n === 1 ? word : words}`;
+
+// ---------------------------------------------------------------------------
+// Attributes
+
+export interface Attrs {
+  mode?: string | undefined;
+  owner?: string | undefined;
+  group?: string | undefined;
+}
+
+const matchesId = (want: string, name: string, id: string): boolean => want === name || want === id;
+
+/** What differs between the wanted attributes and what the host has, e.g. ["mode 0644 → 0600"]. */
+export function attrDifferences(have: RemoteStat, want: Attrs): string[] {
+  const out: string[] = [];
+  if (want.mode !== undefined && parseInt(want.mode, 8) !== have.mode) out.push(`mode ${normMode(have.mode)} → ${normMode(want.mode)}`);
+  if (want.owner !== undefined && !matchesId(want.owner, have.owner, have.uid)) out.push(`owner ${have.owner} → ${want.owner}`);
+  if (want.group !== undefined && !matchesId(want.group, have.group, have.gid)) out.push(`group ${have.group} → ${want.group}`);
+  return out;
+}
+
+function chownSpec(owner: string | undefined, group: string | undefined): string | undefined {
+  if (owner !== undefined && group !== undefined) return `${owner}:${group}`;
+  if (owner !== undefined) return owner;
+  if (group !== undefined) return `:${group}`;
+  return undefined;
+}
+
+/** chmod/chown commands that give `path` the wanted attributes (all of them, or only those that differ from `have`). */
+export function attrCommands(path: string, want: Attrs, have?: RemoteStat, opts: { link?: boolean } = {}): string[] {
+  const cmds: string[] = [];
+  const differs = (field: 'mode' | 'owner' | 'group'): boolean => {
+    if (want[field] === undefined) return false;
+    if (!have) return true;
+    if (field === 'mode') return parseInt(want.mode!, 8) !== have.mode;
+    return field === 'owner' ? !matchesId(want.owner!, have.owner, have.uid) : !matchesId(want.group!, have.group, have.gid);
+  };
+  if (differs('mode') && !opts.link) cmds.push(sh`chmod ${normMode(want.mode!)} -- ${path}`);
+  const spec = chownSpec(differs('owner') ? want.owner : undefined, differs('group') ? want.group : undefined);
+  if (spec !== undefined) cmds.push(opts.link ? sh`chown -h ${spec} -- ${path}` : sh`chown ${spec} -- ${path}`);
+  return cmds;
+}
+
+// ---------------------------------------------------------------------------
+// Transfers under become
+
+const PERMISSION_DENIED = /permission denied|EACCES/i;
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Upload to exactly `remotePath`. Transfers run as the SSH user (become does
+ * not apply to them), so when that user may not write there, the file is
+ * staged in a folder of the user's own and copied into place by a command,
+ * which does run with the task's become. umask 077: the copy is private
+ * until the caller gives it its final mode.
+ */
+export async function uploadAs(ctx: ModuleContext, source: string | Buffer, remotePath: string, opts: UploadOptions = {}): Promise<void> {
+  try {
+    await ctx.upload(source, remotePath, opts);
+    return;
+  } catch (err) {
+    if (ctx.signal.aborted || !PERMISSION_DENIED.test(errorText(err))) throw err;
+  }
+  const dir = (await mustRun(ctx, 'mktemp -d', 'making a staging folder for the upload', { become: false })).stdout.trim();
+  try {
+    const staged = posix.join(dir, 'upload');
+    await ctx.upload(source, staged, opts);
+    await mustRun(ctx, sh`(umask 077 && cp -- ${staged} ${remotePath})`, `copying the staged upload to ${remotePath}`);
+  } finally {
+    await removeQuietly(ctx, [dir], { recursive: true });
+  }
+}
+
+/** Download `remotePath`; when the SSH user may not read it, a become copy into a file of the user's is downloaded instead. */
+export async function downloadAs(ctx: ModuleContext, remotePath: string, localPath: string, opts: DownloadOptions = {}): Promise<void> {
+  try {
+    await ctx.download(remotePath, localPath, opts);
+    return;
+  } catch (err) {
+    if (ctx.signal.aborted || !PERMISSION_DENIED.test(errorText(err))) throw err;
+  }
+  const copy = (await mustRun(ctx, 'mktemp', 'making a staging file for the download', { become: false })).stdout.trim();
+  try {
+    // Written through the redirection, the copy stays owned by the SSH user, so SFTP can read it.
+    await mustRun(ctx, sh`cat -- ${remotePath} > ${copy}`, `copying ${remotePath} for the download`);
+    await ctx.download(copy, localPath, opts);
+  } finally {
+    await removeQuietly(ctx, [copy]);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Putting content in place
+
+/** `.<name>.runbook-tmp-<random>` beside `dest`: same filesystem, so the final rename is atomic. */
+export function tempPath(dest: string, tag = 'tmp'): string {
+  return posix.join(posix.dirname(dest), `.${posix.basename(dest).slice(0, 100)}.runbook-${tag}-${randomBytes(4).toString('hex')}`);
+}
+
+export interface InstallStep extends Attrs {
+  tmp: string;
+  dest: string;
+  /** The file being replaced: its mode and owner carry over unless given. */
+  existing?: RemoteStat | undefined;
+  /** Copy the file being replaced here first. */
+  backup?: string | undefined;
+}
+
+/**
+ * One command that gives each temporary file its final attributes and renames
+ * it over its destination. If any step fails, every temporary file is removed
+ * and the exit code kept, so the host is left as it was (apart from steps
+ * already done, which are complete files).
+ */
+export function installCommand(steps: InstallStep[]): string {
+  const parts: string[] = [];
+  for (const s of steps) {
+    // Only a regular file's mode and owner carry over: a symlink's own are meaningless (always 0777).
+    const old = s.existing?.kind === 'file' ? s.existing : undefined;
+    const mode = s.mode ?? (old ? normMode(old.mode) : undefined);
+    if (mode !== undefined) parts.push(sh`chmod ${normMode(mode)} -- ${s.tmp}`);
+    const spec = chownSpec(s.owner, s.group);
+    if (spec !== undefined) parts.push(sh`chown ${spec} -- ${s.tmp}`);
+    // A replaced file keeps its owner when we can give it (root can; anyone
+    // else can only if it is already theirs), as editing it in place would.
+    const keep = old ? chownSpec(s.owner === undefined ? old.uid : undefined, s.group === undefined ? old.gid : undefined) : undefined;
+    if (keep !== undefined) parts.push(`{ ${sh`chown ${keep} -- ${s.tmp}`} 2>/dev/null || :; }`);
+    if (s.backup !== undefined) parts.push(sh`cp -p -- ${s.dest} ${s.backup}`);
+    parts.push(sh`mv -f -- ${s.tmp} ${s.dest}`);
+  }
+  return `{ ${parts.join(' && ')}; } || { rc=$?; ${sh`rm -f -- ${steps.map((s) => s.tmp)}`}; exit $rc; }`;
+}
+
+/** Split items into batches whose joined commands stay well under the kernel's 128 KiB limit for one argument. */
+export function batches<T>(items: T[], size: (item: T) => number, limit = 32 * 1024): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let len = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (cur.length > 0 && len + n > limit) {
+      out.push(cur);
+      cur = [];
+      len = 0;
+    }
+    cur.push(item);
+    len += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+export interface PutOptions extends Attrs {
+  /** A local file path (streamed) or the content itself. */
+  source: string | Buffer;
+  dest: string;
+  existing?: RemoteStat | undefined;
+  backup?: boolean | undefined;
+  /** A command with %s for the temporary file; it must succeed before the file replaces dest. */
+  validate?: string | undefined;
+  /** Size for progress reports. */
+  size: number;
+}
+
+/** Upload to a temporary name beside dest, validate, then rename into place. Returns the backup's path, if one was made. */
+export async function putFile(ctx: ModuleContext, o: PutOptions): Promise<{ backup?: string }> {
+  if (!o.existing) await mustRun(ctx, sh`mkdir -p -- ${posix.dirname(o.dest)}`, `creating the folder of ${o.dest}`);
+  const tmp = tempPath(o.dest);
+  try {
+    await uploadAs(ctx, o.source, tmp, {
+      mode: o.mode === undefined ? undefined : parseInt(o.mode, 8),
+      onProgress: (p) => ctx.progress({ bytes: p.bytes, total: p.total || o.size, label: o.dest }),
+    });
+  } catch (err) {
+    await removeQuietly(ctx, [tmp]);
+    throw err;
+  }
+  if (o.validate !== undefined) {
+    const command = o.validate.replaceAll('%s', quote(tmp));
+    const res = await ctx.exec(command);
+    if (res.exitCode !== 0) {
+      await removeQuietly(ctx, [tmp]);
+      throw new HostFailure(`validation failed, so ${o.dest} was left as it was: \`${o.validate}\` (${explain(res)})`);
+    }
+  }
+  const backup = o.backup && o.existing ? `${o.dest}.${timestamp()}.bak` : undefined;
+  await mustRun(ctx, installCommand([{ tmp, dest: o.dest, mode: o.mode, owner: o.owner, group: o.group, existing: o.existing, backup }]), `putting ${o.dest} in place`);
+  return backup === undefined ? {} : { backup };
+}
+
+/** 20250102T030405Z: sorts by time, and has no characters a shell or a file name minds. */
+function timestamp(now = new Date()): string {
+  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+// ---------------------------------------------------------------------------
+// Diffs
+
+/** Text of a remote file for a diff; undefined when it is too big or not text. */
+export async function remoteText(ctx: ModuleContext, path: string, maxBytes = 1024 * 1024): Promise<string | undefined> {
+  const res = await mustRun(ctx, sh`cat -- ${path}`, `reading ${path} for the diff`, { maxOutputBytes: maxBytes });
+  if (res.truncated || res.stdout.includes('\0')) return undefined;
+  return res.stdout;
+}
+
+/** A unified diff with every known secret masked. */
+export function unifiedDiff(ctx: ModuleContext, path: string, before: string, after: string): string {
+  return ctx.mask(createTwoFilesPatch(path, path, before, after, 'before', 'after'));
+}
