@@ -74,6 +74,7 @@ describe('the documented samples', () => {
       datanodes: ['datanode_1', 'datanode_2', 'datanode_3'],
       seed: 'confignode_1',
       replication: { schema: 3, data: 2 },
+      cli_endpoints: ['192.168.1.20:6667', '192.168.1.21:6667', '192.168.1.22:6667'],
     } satisfies IotdbClusterVars);
     expect([...inv.hosts.values()].map((h) => [h.name, iotdb(inv, h.name).start_order])).toEqual([
       ['confignode_1', 0],
