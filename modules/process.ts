@@ -19,9 +19,11 @@ const schema = z
       .describe("A regular expression matched against whole command lines (pgrep -f), e.g. 'org.apache.iotdb.db.service.DataNode'."),
     pid: z.coerce.number().int().positive().optional().describe('The process id.'),
     state: z
-      .enum(['stopped', 'running', 'absent'])
+      .enum(['stopped', 'running', 'absent', 'query'])
       .default('stopped')
-      .describe('stopped: end the process if it runs; running: fail unless it runs; absent: fail if it runs, and never signal it (a guard before destructive work).'),
+      .describe(
+        'stopped: end the process if it runs; running: fail unless it runs; absent: fail if it runs, and never signal it (a guard before destructive work); query: only report whether it runs (data.pids), never fail.',
+      ),
     fail_msg: z.string().optional().describe('With state running or absent: the message when the check fails (e.g. how to fix it).'),
     signal: z
       .preprocess((v) => (typeof v === 'string' ? v.toUpperCase().replace(/^SIG/, '') : v), z.enum(SIGNALS))
@@ -162,6 +164,10 @@ export default defineModule({
     if (a.state === 'running') {
       if (pids.length === 0) return failed(a.fail_msg ?? `no process matches ${what}${note ? ` (${note})` : ''}`, { pids });
       return ok(`running: ${pidList(pids)}`, { pids });
+    }
+
+    if (a.state === 'query') {
+      return ok(pids.length ? `running: ${pidList(pids)}` : `not running: no process matches ${what}${note ? ` (${note})` : ''}`, { pids });
     }
 
     if (a.state === 'absent') {

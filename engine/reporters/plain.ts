@@ -33,7 +33,16 @@ export class PlainReporter {
         break;
       case 'task_result': {
         const status = e.ignored ? 'failed (ignored)' : e.status;
-        this.write(`  ${paint(s, STATUS_COLOR[e.status], status.padEnd(11))} ${e.host}: ${e.msg} ${paint(s, 'gray', `(${duration(e.duration_ms)})`)}`);
+        const lines = e.msg.trimEnd().split('\n');
+        const head = `  ${paint(s, STATUS_COLOR[e.status], status.padEnd(11))} ${e.host}:`;
+        const took = paint(s, 'gray', `(${duration(e.duration_ms)})`);
+        if (lines.length === 1) {
+          this.write(`${head} ${lines[0]} ${took}`);
+        } else {
+          // A table or a log tail keeps its shape, indented under its host.
+          this.write(`${head} ${took}`);
+          for (const line of lines) this.write(`      ${line}`);
+        }
         if (e.diff) for (const line of e.diff.trimEnd().split('\n')) this.write(`    ${colorDiff(s, line)}`);
         if (e.data && this.verbose) this.write(paint(s, 'gray', `    ${JSON.stringify(e.data)}`));
         break;

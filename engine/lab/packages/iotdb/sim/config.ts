@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseProperties } from './properties.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from './rpc.js';
+import { parseEndpoint, type Endpoint } from './rpc.js';
 import { CLUSTER_KEYS, SPECS, type ClusterParams } from './spec.js';
 
 export class ConfigError extends Error {}
@@ -172,4 +172,3 @@ export function readVersion(home: string): VersionInfo {
   }
 }
 
-export { formatEndpoint };

@@ -8,7 +8,7 @@
 // `show cluster` with Running/Unknown, and a restarted ConfigNode (the seed
 // included) rejoins through the peers recorded in its cn_system_dir.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { ConfigError, NodeConfig, readVersion, type ConfigNodeSettings, type VersionInfo } from './config.js';
@@ -41,6 +41,7 @@ import {
   registerNode,
   removeNode,
   restartNode,
+  setExtension,
   toJson,
   type ClusterState,
   type NodeInfo,
@@ -71,7 +72,6 @@ export class ConfigNode {
   private state: ClusterState | null = null;
   private selfId = -1;
   private ready = false;
-  private restarted = false;
   /** A restarted node reports its (possibly upgraded) version once it is back. */
   private restartReported = true;
   private readonly lastOk = new Map<number, number>();
@@ -128,7 +128,7 @@ export class ConfigNode {
   // ---- start -------------------------------------------------------------
 
   async start(): Promise<void> {
-    logBanner(this.log, 'IoTDB-ConfigNode', this.cfg, this.ver);
+    logBanner(this.log, 'confignode', this.cfg, this.ver);
     const identity = readIdentity(this.identityFile, 'config_node_id');
     if (identity) this.checkRestartConfig(identity);
 
@@ -183,6 +183,7 @@ export class ConfigNode {
   private async register(): Promise<void> {
     const seed = `${this.cn.seed.host}:${this.cn.seed.port}`;
     this.log.info(`Sending register request to the Seed-ConfigNode ${seed} (cn_seed_config_node)...`);
+    let answered: string | null = null;
     for (let attempt = 1; attempt <= JOIN_RETRIES && !this.stopping; attempt++) {
       try {
         const resp = await call(this.cn.seed.host, this.cn.seed.port, {
@@ -202,7 +203,8 @@ export class ConfigNode {
           return;
         }
         if (resp.code === 'NOT_READY' || resp.code === 'NOT_LEADER') {
-          this.log.warn(`Cannot register to the cluster, because: ${String(resp.message ?? resp.code)}. Retry (${attempt}/${JOIN_RETRIES})...`);
+          answered = String(resp.message ?? resp.code);
+          this.log.warn(`Cannot register to the cluster, because: ${answered}. Retry (${attempt}/${JOIN_RETRIES})...`);
         } else {
           return this.fail(String(resp.message ?? resp.code), true);
         }
@@ -212,7 +214,12 @@ export class ConfigNode {
       }
       await delay(this.hb);
     }
-    this.log.error(`Cannot connect to the seed ConfigNode ${seed} after ${JOIN_RETRIES} retries. Please check that cn_seed_config_node in iotdb-system.properties points to a running ConfigNode.`);
+    this.log.error(
+      answered === null
+        ? `Cannot connect to the seed ConfigNode ${seed} after ${JOIN_RETRIES} retries. Please check that cn_seed_config_node in iotdb-system.properties points to a running ConfigNode.`
+        : `The seed ConfigNode ${seed} answered but did not accept the registration after ${JOIN_RETRIES} retries (last answer: ${answered}). ` +
+            'If this is the first ConfigNode of the cluster, set cn_seed_config_node to exactly its own cn_internal_address:cn_internal_port.',
+    );
     return this.fail("The current ConfigNode can't send register request to the ConfigNode-leader after all retries!", true);
   }
 
@@ -231,7 +238,6 @@ export class ConfigNode {
     }
     this.selfId = identity.nodeId;
     this.state = s;
-    this.restarted = true;
     this.restartReported = false;
     const peers = configNodes(s).filter((n) => n.id !== this.selfId).map((n) => `${n.internalAddress}:${n.internalPort}`);
     this.log.info(
@@ -284,10 +290,24 @@ export class ConfigNode {
     if (!this.state || newer(s, this.state)) this.adopt(s);
   }
 
+  /**
+   * Three missed heartbeats make a node Unknown. The floor keeps a node that
+   * is merely slow to answer on a loaded host from flapping when tests use
+   * very short intervals.
+   */
+  private get unknownAfterMs(): number {
+    return Math.max(3 * this.hb, 1500);
+  }
+
+  /** How long one heartbeat may take; a refused connection returns at once anyway. */
+  private get callTimeoutMs(): number {
+    return Math.max(this.hb, 1000);
+  }
+
   private alive(id: number): boolean {
     if (id === this.selfId) return true;
     const t = this.lastOk.get(id);
-    return t !== undefined && Date.now() - t <= 3 * this.hb;
+    return t !== undefined && Date.now() - t <= this.unknownAfterMs;
   }
 
   private peerUp(id: number): boolean {
@@ -383,11 +403,12 @@ export class ConfigNode {
         clusterId: this.state!.clusterId,
         ready: this.ready,
         state: toJson(this.state!),
-      }, this.hb);
+      }, this.callTimeoutMs);
+      // NOT_MEMBER replies carry the peer's state too: a removed ConfigNode that missed its stop request learns it here.
+      this.adoptIfNewer(fromJson(resp.state));
       if (resp.ok === true && resp.nodeId === n.id) {
         this.lastOk.set(n.id, Date.now());
         this.peerReady.set(n.id, resp.ready === true);
-        this.adoptIfNewer(fromJson(resp.state));
       } else if (resp.code === 'CLUSTER_ID_MISMATCH' && !this.ready) {
         this.fail(
           `Reject ConfigNode restart. Because the ClusterId of the current ConfigNode and the target cluster are inconsistent. ClusterId of the current Node: ${this.state!.clusterId}, ClusterId of the target cluster: ${String(resp.clusterId)}.`,
@@ -411,7 +432,7 @@ export class ConfigNode {
         clusterId: this.state!.clusterId,
         nodeId: n.id,
         configNodes: this.configNodeEndpoints() as unknown as Json,
-      }, this.hb);
+      }, this.callTimeoutMs);
       if (resp.ok === true && resp.nodeId === n.id) this.lastOk.set(n.id, Date.now());
     } catch {
       // Unreachable: see pingConfigNode.
@@ -492,6 +513,9 @@ export class ConfigNode {
       case 'claimLeadership':
         r = claimLeadership(s);
         break;
+      case 'setExtension':
+        r = setExtension(s, String(req.key ?? ''), req.value ?? null);
+        break;
       default:
         return { ok: false, code: 'BAD_REQUEST', message: `unknown change ${String(req.op)}` };
     }
@@ -534,7 +558,7 @@ export class ConfigNode {
         .filter((n) => n.id !== this.selfId)
         .map(async (n) => {
           try {
-            const resp = await call(n.internalAddress, n.internalPort, { op: 'applyState', fromId: this.selfId, state: toJson(s) }, Math.max(this.hb, 500));
+            const resp = await call(n.internalAddress, n.internalPort, { op: 'applyState', fromId: this.selfId, state: toJson(s) }, this.callTimeoutMs);
             if (resp.ok === true) this.lastOk.set(n.id, Date.now());
           } catch {
             // A ConfigNode that is down catches up from gossip when it is back.
@@ -578,7 +602,11 @@ export class ConfigNode {
       case 'restartNode':
       case 'removeNode':
       case 'finishRemoval':
+      case 'setExtension':
         return this.mutate(req);
+      case 'getExtension':
+        if (!s || !this.ready || !this.hasQuorum()) return { ok: false, code: 'NOT_READY', message: 'less than half of the ConfigNodes are alive' };
+        return { ok: true, value: s.extensions[String(req.key)] ?? null };
       case 'getCluster':
         return this.clusterView();
       case 'nodeShutdown':
@@ -618,7 +646,7 @@ export class ConfigNode {
     this.adoptIfNewer(theirs);
     const from = typeof req.fromId === 'number' ? req.fromId : -1;
     const mine = this.state!;
-    if (this.ready && !mine.nodes.some((n) => n.id === from && n.type === 'ConfigNode')) return { ok: false, code: 'NOT_MEMBER' };
+    if (this.ready && !mine.nodes.some((n) => n.id === from && n.type === 'ConfigNode')) return { ok: false, code: 'NOT_MEMBER', state: toJson(mine) };
     this.lastOk.set(from, Date.now());
     this.peerReady.set(from, req.ready === true);
     return { ok: true, nodeId: this.selfId, ready: this.ready, state: theirs && !newer(mine, theirs) ? null : toJson(mine) };
@@ -708,8 +736,4 @@ export async function runConfigNode(opts: StartOptions): Promise<void> {
     process.exit(1);
   }
   await node.start();
-}
-
-export function stateFileExists(systemDir: string): boolean {
-  return existsSync(join(systemDir, STATE_FILE));
 }

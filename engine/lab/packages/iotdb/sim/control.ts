@@ -15,6 +15,12 @@ import type { NodeType } from './state.js';
 
 export const PROGRAM = 'iotdb-sim/main.js';
 
+/** IoTDB's Java main classes, put on the simulated node's command line for ps-based checks. */
+export const MAIN_CLASS: Record<Role, string> = {
+  confignode: 'org.apache.iotdb.confignode.service.ConfigNode',
+  datanode: 'org.apache.iotdb.db.service.DataNode',
+};
+
 const title = (role: Role): string => (role === 'confignode' ? 'ConfigNode' : 'DataNode');
 
 function out(line: string): void {
@@ -64,10 +70,13 @@ export async function startDaemon(role: Role, home: string, confDir: string, pid
     out('Exit because there are occupied ports.');
     return 1;
   }
-  const child = spawn(process.execPath, [mainPath, role, '--home', home, '--conf', confDir, '--pidfile', pidFile, '--daemon-child'], {
+  const args = [mainPath, role, '--home', home, '--conf', confDir, '--pidfile', pidFile, '--main-class', MAIN_CLASS[role], '--daemon-child'];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: 'ignore',
     env: process.env,
+    // A daemon must not keep the caller's working directory (often a temp dir) busy.
+    cwd: home,
   });
   if (child.pid === undefined) {
     out(`Failed to start the ${title(role)} process.`);

@@ -100,7 +100,7 @@ export class DataNode {
   // ---- start -------------------------------------------------------------
 
   async start(): Promise<void> {
-    logBanner(this.log, 'IoTDB-DataNode', this.cfg, this.ver);
+    logBanner(this.log, 'datanode', this.cfg, this.ver);
     const identity = readIdentity(this.identityFile, 'data_node_id');
     if (identity) {
       const change = frozenKeyChange(identity, this.cfg);
@@ -181,6 +181,7 @@ export class DataNode {
       this.log.info('Pulling system configurations from the ConfigNode-leader...');
     }
 
+    let answered: string | null = null;
     for (let attempt = 1; attempt <= JOIN_RETRIES && !this.stopping; attempt++) {
       const reasons: string[] = [];
       for (const ep of candidates) {
@@ -191,7 +192,8 @@ export class DataNode {
             return;
           }
           if (resp.code === 'NOT_READY' || resp.code === 'NOT_LEADER') {
-            reasons.push(`${formatEndpoint(ep)}: ${String(resp.message ?? resp.code)}`);
+            answered = `${formatEndpoint(ep)}: ${String(resp.message ?? resp.code)}`;
+            reasons.push(answered);
             continue;
           }
           this.fail(String(resp.message ?? resp.code), true);
@@ -209,7 +211,9 @@ export class DataNode {
       );
       await delay(this.hb);
     }
-    if (identity) {
+    if (answered !== null) {
+      this.log.error(`No ConfigNode accepted this DataNode after ${JOIN_RETRIES} retries (last answer: ${answered}). More than half of the ConfigNodes must be alive.`);
+    } else if (identity) {
       this.log.error(`Cannot connect to any ConfigNode known to this DataNode (${candidates.map(formatEndpoint).join(', ')}) after ${JOIN_RETRIES} retries.`);
     } else {
       this.log.error(

@@ -1,7 +1,7 @@
 // Entry point of the simulated IoTDB program in lib/iotdb-sim/. The sbin
 // scripts call it as:
 //
-//   main.js confignode|datanode --home H --conf C [--pidfile P] [--daemon]
+//   main.js confignode|datanode --home H --conf C [--pidfile P] [--daemon] [--main-class CLASS]
 //   main.js stop-confignode|stop-datanode --home H [--pidfile P] [--force]
 //   main.js remove-confignode|remove-datanode --home H --conf C -- <id | address:port>
 //   main.js wait-confignode --home H --conf C [--timeout-ms N]
@@ -60,6 +60,8 @@ function parse(argv: string[]): Args {
     else if (x === '--daemon-child') a.daemonChild = true;
     else if (x === '--force') a.force = true;
     else if (x === '--timeout-ms') a.timeoutMs = Number(next());
+    // Only there so `ps`/`pgrep -f` checks written for the Java process match the simulated one.
+    else if (x === '--main-class') next();
     else if (x === '--') {
       a.rest = argv.slice(i + 1);
       break;

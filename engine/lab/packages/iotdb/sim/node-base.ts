@@ -80,16 +80,19 @@ export function removePidFileIfOurs(file: string): void {
   }
 }
 
-export function logBanner(log: NodeLog, what: string, cfg: NodeConfig, version: VersionInfo): void {
+export function logBanner(log: NodeLog, role: Role, cfg: NodeConfig, version: VersionInfo): void {
+  const what = role === 'confignode' ? 'IoTDB-ConfigNode' : 'IoTDB-DataNode';
+  // ConfigNode and DataNode env files use different variables, as in IoTDB 1.3.
+  const optsVar = role === 'confignode' ? 'CONFIGNODE_JMX_OPTS' : 'IOTDB_JMX_OPTS';
   log.info(`${what} ${version.version} (Build: ${version.buildInfo}) is starting — ${SIMULATED_NOTICE}`);
-  log.info(`${what} home: ${cfg.home}, conf: ${cfg.propsFile}, pid: ${process.pid}`);
-  // The env file decides the JVM options on a real node; here they are only recorded, so tests can see them.
+  log.info(`${what} home: ${cfg.home}, configuration: ${cfg.propsFile}, pid: ${process.pid}`);
+  // A real node hands these to the JVM; the simulator records them so tests can check what conf/${role}-env.sh produced.
   const env = process.env;
   log.info(
-    `${what} environment (from conf/${what === 'IoTDB-ConfigNode' ? 'confignode' : 'datanode'}-env.sh): ` +
-      `MAX_HEAP_SIZE=${env.MAX_HEAP_SIZE ?? ''}, ON_HEAP_MEMORY=${env.ON_HEAP_MEMORY ?? ''}, OFF_HEAP_MEMORY=${env.OFF_HEAP_MEMORY ?? ''}`,
+    `${what} environment (conf/${role}-env.sh): MAX_HEAP_SIZE=${env.MAX_HEAP_SIZE ?? ''}, ` +
+      `ON_HEAP_MEMORY=${env.ON_HEAP_MEMORY ?? ''}, OFF_HEAP_MEMORY=${env.OFF_HEAP_MEMORY ?? ''}`,
   );
-  log.info(`${what} JVM options: ${(env.IOTDB_JMX_OPTS ?? '').trim()}${env.IOTDB_JVM_OPTS ? ` ${env.IOTDB_JVM_OPTS.trim()}` : ''}`);
+  log.info(`${what} JVM options (${optsVar}): ${(env[optsVar] ?? '').trim()}${env.IOTDB_JVM_OPTS?.trim() ? ` ${env.IOTDB_JVM_OPTS.trim()}` : ''}`);
 }
 
 export async function closeAll(servers: Server[], timeoutMs: number): Promise<void> {

@@ -314,3 +314,14 @@ export function finishRemoval(state: ClusterState, id: number): OpResult {
 export function claimLeadership(state: ClusterState): OpResult {
   return { ok: true, state: clone(state), reply: {} };
 }
+
+/**
+ * Store a later feature's replicated data (e.g. extensions.pipes) under `key`;
+ * it goes through the leader and survives ConfigNode restarts like membership.
+ */
+export function setExtension(state: ClusterState, key: string, value: Json): OpResult {
+  if (key === '') return reject('BAD_REQUEST', 'extension key must not be empty');
+  const next = clone(state);
+  next.extensions[key] = value;
+  return { ok: true, state: next, reply: {} };
+}

@@ -5,7 +5,8 @@
 // matches the normalised statement text and returns a table, a plain success,
 // or throws StatementError with an IoTDB status code. Replicated cluster-wide
 // data (pipes, databases) belongs in ClusterState.extensions on the
-// ConfigNodes, reached through ctx.askConfigNode.
+// ConfigNodes: ctx.askConfigNode({ op: 'setExtension', key, value }) stores it
+// through the ConfigNode-leader, ({ op: 'getExtension', key }) reads it back.
 
 import type { VersionInfo } from './config.js';
 import type { Message } from './rpc.js';
@@ -164,7 +165,7 @@ export const STATEMENTS: StatementHandler[] = [
 
 /** Collapse whitespace and drop a trailing semicolon, as the CLI sends statements. */
 export function normalise(sql: string): string {
-  return sql.trim().replace(/;+\s*$/, '').replace(/\s+/g, ' ');
+  return sql.replace(/[\s;]+$/, '').trim().replace(/\s+/g, ' ');
 }
 
 export async function executeStatement(ctx: StatementContext, sql: string): Promise<StatementResult> {

@@ -1,0 +1,262 @@
+// How a command travels to a host and how its output comes back.
+//
+// The text handed to a host's shell: the user's login shell (bash, dash,
+// zsh) only ever parses `exec sh -c '<one word>'`, so the command's meaning
+// never depends on which shell the account happens to have. Layers, from the
+// outside in:
+//   exec sh -c '<supervisor>'                (ssh only: process group + timeout)
+//   [sudo -n] sh [-l] -c '<script>'          (become, login shell)
+//   <script> = cd, exports, then the command on its own lines
+//
+// On the way back: the supervisor's process-group line is split off stderr,
+// each stream keeps its tail, and a sudo password refusal is explained.
+
+import { InputError, InterruptedError } from '../errors.js';
+import { quote } from '../quote.js';
+import type { ExecOptions } from './types.js';
+
+export type CommandOptions = Pick<ExecOptions, 'cwd' | 'env' | 'become' | 'loginShell'>;
+
+const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The command with its working directory and environment applied, as a
+ * script for `sh -c`. The prefix lines are complete commands, so whatever
+ * the user's command contains (`a; b`, `x || y`, a here-document) it cannot
+ * change how the prefix is parsed, and a failing `cd` stops the script
+ * before the command runs somewhere unintended.
+ */
+export function buildScript(command: string, opts: Pick<ExecOptions, 'cwd' | 'env'> = {}): string {
+  const lines: string[] = [];
+  if (opts.cwd !== undefined) lines.push(`cd ${quote(opts.cwd)} || exit 1`);
+  const env = Object.entries(opts.env ?? {});
+  if (env.length > 0) {
+    for (const [name] of env) {
+      if (!SHELL_IDENTIFIER.test(name)) {
+        throw new InputError(`invalid environment variable name ${JSON.stringify(name)}`, {
+          hint: 'names must be letters, digits and _ and must not start with a digit (a POSIX shell cannot export anything else)',
+        });
+      }
+    }
+    lines.push(`export ${env.map(([name, value]) => `${name}=${quote(value)}`).join(' ')}`);
+  }
+  lines.push(command);
+  return lines.join('\n');
+}
+
+/** `[sudo -n] sh [-l] -c '<script>'`: the command as argv words. */
+function shellInvocation(script: string, opts: CommandOptions): string {
+  const sh = opts.loginShell ? 'sh -l -c' : 'sh -c';
+  // Environment goes inside the script rather than before sudo: sudo's
+  // env_reset would drop it, and the directory may be readable only by root.
+  return `${opts.become ? 'sudo -n ' : ''}${sh} ${quote(script)}`;
+}
+
+/**
+ * The exact command line for a host's shell: always `exec sh -c '…'` (or
+ * `exec sh -l -c '…'`), whatever the login shell is. The `exec` matters:
+ * dash run by sshd does not replace itself with the last command of `-c`, so
+ * without it the login shell stays in between, turns a signal death into exit
+ * status 143 and keeps one more process alive.
+ */
+export function buildCommand(command: string, opts: CommandOptions = {}): string {
+  const inner = shellInvocation(buildScript(command, opts), opts);
+  return opts.become ? `exec sh -c ${quote(`exec ${inner}`)}` : `exec ${inner}`;
+}
+
+/** First line on stderr of a supervised command: the id of its process group. */
+export const PGID_MARKER = 'runbook-pgid:';
+
+export interface SupervisedCommandOptions extends CommandOptions {
+  /**
+   * Seconds after which the host itself ends the command, as a backstop for
+   * when the controller cannot (it vanished, the link is down). 0 = never.
+   */
+  backstopSeconds?: number | undefined;
+}
+
+/**
+ * The command under a supervisor that lets the controller stop it for real.
+ *
+ * OpenSSH ignores or mishandles channel "signal" requests, and closing the
+ * channel leaves a quiet `sleep 300` running. So the command runs under
+ * timeout(1), which makes itself the head of a fresh process group, and the
+ * first thing timeout's child does is print that group's id ($PPID, timeout
+ * itself) as the first line of stderr: "runbook-pgid:<n>". Printed from
+ * there, the group already exists when the controller learns its id, and the
+ * line comes before anything a login profile might print. The transport
+ * strips the line and, to stop the command, kills the whole group from a
+ * second channel (buildKillCommand).
+ *
+ * With become the supervisor itself runs under sudo, so the group belongs to
+ * root and a root `kill` (also via sudo) can end every process in it.
+ */
+export function buildSupervisedCommand(command: string, opts: SupervisedCommandOptions = {}): string {
+  const backstop = Math.max(0, Math.ceil(opts.backstopSeconds ?? 0));
+  const run = shellInvocation(buildScript(command, opts), { loginShell: opts.loginShell });
+  // "$@" carries the real invocation, so the script is quoted once more only
+  // by the outer layer, not by this one too.
+  const reportGroup = quote(`printf '${PGID_MARKER}%s\\n' "$PPID" >&2; exec "$@"`);
+  const supervisor = [
+    `command -v timeout >/dev/null 2>&1 || { echo 'runbook: this host has no timeout command (GNU coreutils), which runbook needs to stop commands' >&2; exit 127; }`,
+    `exec timeout -k 5 ${backstop} sh -c ${reportGroup} runbook-supervisor ${run}`,
+  ].join('\n');
+  return opts.become ? `exec sh -c ${quote(`exec sudo -n sh -c ${quote(supervisor)}`)}` : `exec sh -c ${quote(supervisor)}`;
+}
+
+/**
+ * Ends a process group: TERM, up to 2 s to exit, then KILL. `kill -s SIG --
+ * -PGID` is the form both dash and bash accept for a group.
+ *
+ * "Gone" means no live process left: a killed child whose parent died first
+ * is a zombie until init reaps it, which some inits (containers) take seconds
+ * to do, and `kill -0` still finds zombies. Where /proc exists the wait looks
+ * at process states instead.
+ */
+export function buildKillCommand(pgid: number, opts: Pick<ExecOptions, 'become'> = {}): string {
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new RangeError(`not a process group id: ${pgid}`);
+  const script = [
+    `p=${pgid}`,
+    'alive() {',
+    '  kill -s 0 -- -$p 2>/dev/null || return 1',
+    '  [ -r /proc/self/stat ] || return 0',
+    '  for f in /proc/[0-9]*/stat; do',
+    '    { read -r line < "$f"; } 2>/dev/null || continue',
+    // Fields after the command name, which is in parentheses and may hold spaces: state, ppid, pgrp.
+    '    set -- ${line##*) }',
+    '    [ "$3" = "$p" ] && [ "$1" != Z ] && return 0',
+    '  done',
+    '  return 1',
+    '}',
+    'kill -s TERM -- -$p 2>/dev/null || exit 0',
+    'i=0',
+    'while alive; do',
+    '  if [ $i -ge 20 ]; then kill -s KILL -- -$p 2>/dev/null; exit 0; fi',
+    '  sleep 0.1; i=$((i+1))',
+    'done',
+  ].join('\n');
+  return opts.become ? `exec sudo -n sh -c ${quote(script)}` : `exec sh -c ${quote(script)}`;
+}
+
+/**
+ * Splits the supervisor's first stderr line from the command's own stderr.
+ * Feed it stderr chunks; it holds back bytes only until the first newline.
+ */
+export class PgidMarkerParser {
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #done = false;
+  pgid: number | undefined;
+
+  /** Returns the bytes that belong to the command's stderr (maybe empty). */
+  push(chunk: Buffer): Buffer {
+    if (this.#done) return chunk;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    const joined = Buffer.concat(this.#pending, this.#pendingBytes);
+    const newline = joined.indexOf(0x0a);
+    if (newline === -1) {
+      // The marker is short; anything longer without a newline is not it.
+      if (joined.length > 64) return this.#finish(joined);
+      this.#pending = [joined];
+      return Buffer.alloc(0);
+    }
+    const firstLine = joined.subarray(0, newline).toString('latin1');
+    const match = firstLine.startsWith(PGID_MARKER) ? /^\d+$/.exec(firstLine.slice(PGID_MARKER.length)) : null;
+    if (match) {
+      this.pgid = Number(match[0]);
+      return this.#finish(joined.subarray(newline + 1));
+    }
+    return this.#finish(joined);
+  }
+
+  /** Whatever is still held back, once the stream has ended. */
+  end(): Buffer {
+    return this.#done ? Buffer.alloc(0) : this.#finish(Buffer.concat(this.#pending));
+  }
+
+  #finish(rest: Buffer): Buffer {
+    this.#done = true;
+    this.#pending = [];
+    return rest;
+  }
+}
+
+const SUDO_NEEDS_PASSWORD = /^sudo: (a password is required|a terminal is required)/m;
+
+/**
+ * When sudo refused to run without a password, a sentence that says so and
+ * how to fix it; undefined otherwise. runbook never types sudo passwords:
+ * `sudo -n` fails fast instead of hanging on a prompt nobody can answer.
+ */
+export function explainSudoFailure(stderr: string, user?: string): string | undefined {
+  if (!SUDO_NEEDS_PASSWORD.test(stderr)) return undefined;
+  const who = user ?? 'the remote user';
+  return (
+    `runbook: become failed: sudo asks ${who} for a password, and runbook runs sudo without a terminal (sudo -n). ` +
+    `Allow passwordless sudo for ${who} (a NOPASSWD rule in /etc/sudoers.d/), or connect as a user that does not need become.`
+  );
+}
+
+/**
+ * Keeps the last `limit` bytes of a stream. Chunks are kept as they came and
+ * joined once at the end, so a command printing 50 MB costs O(n) time and at
+ * most `limit` (plus one chunk) of memory.
+ */
+export class OutputTail {
+  #chunks: Buffer[] = [];
+  #head = 0;
+  #bytes = 0;
+  truncated = false;
+
+  constructor(readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`maxOutputBytes must be a whole number ≥ 0, not ${limit}`);
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (chunk.length >= this.limit) {
+      this.truncated ||= chunk.length > this.limit || this.#bytes > 0;
+      // Copy: a slice would pin the whole (possibly large) chunk in memory.
+      this.#chunks = this.limit === 0 ? [] : [Buffer.from(chunk.subarray(chunk.length - this.limit))];
+      this.#head = 0;
+      this.#bytes = this.limit;
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    while (this.#bytes > this.limit) {
+      this.truncated = true;
+      const first = this.#chunks[this.#head]!;
+      const excess = this.#bytes - this.limit;
+      if (first.length <= excess) {
+        this.#head++;
+        this.#bytes -= first.length;
+      } else {
+        this.#chunks[this.#head] = first.subarray(excess);
+        this.#bytes -= excess;
+      }
+    }
+    // Drop consumed entries now and then, not on every shift (which would be quadratic).
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.#chunks.slice(this.#head), this.#bytes);
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+}
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+/** The error an aborted operation rejects with: the signal's reason when it is an Error. */
+export function abortError(signal: AbortSignal, what: string): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new InterruptedError(`${what} was interrupted`);
+}
