@@ -267,6 +267,8 @@ class Scheduler {
         diff: this.o.diff ?? false,
         yes: this.o.yes ?? false,
         force: this.o.force ?? false,
+        /** Someone is at a terminal to answer prompts. */
+        interactive: this.o.prompter !== undefined,
         playbook_dir: play.baseDir,
         inventory_file: inv.path,
         product: inv.product ?? null,
