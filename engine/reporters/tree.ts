@@ -83,6 +83,7 @@ export class TreeReporter {
       results.set(h, new Promise((resolve) => (entry.resolve = resolve)));
       this.pending.set(h, entry);
     }
+    const width = Math.max(...hosts.map((h) => h.length));
     const list = new Listr(
       [
         {
@@ -96,7 +97,7 @@ export class TreeReporter {
                   if (p) p.wrapper = sub;
                   const r = await results.get(h)!;
                   const label = r.ignored ? 'failed (ignored)' : r.status;
-                  sub.title = `${h}  ${paint(s, STATUS_COLOR[r.status], label)}  ${r.msg} ${paint(s, 'gray', `(${duration(r.ms)})`)}`;
+                  sub.title = `${h.padEnd(width)}  ${paint(s, STATUS_COLOR[r.status], label.padEnd(7))}  ${r.msg} ${paint(s, 'gray', `(${duration(r.ms)})`)}`;
                   if ((r.status === 'failed' && !r.ignored) || r.status === 'unreachable') throw new Error(sub.title);
                   if (r.status === 'skipped') sub.skip(sub.title);
                 },
