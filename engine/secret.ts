@@ -46,6 +46,16 @@ export class SecretMasker {
     if (value.length >= 3) this.#values.add(value);
   }
 
+  /**
+   * True when text holds any registered secret, whole or inside a longer
+   * string (a connection string with a password in it): text that must not
+   * go where it could be read, such as a remote command line.
+   */
+  contains(text: string): boolean {
+    for (const v of this.#values) if (text.includes(v)) return true;
+    return false;
+  }
+
   mask(text: string): string {
     if (this.#values.size === 0 || text.length === 0) return text;
     let out = text;

@@ -6,18 +6,111 @@
 // outside in:
 //   exec sh -c '<supervisor>'                (ssh only: process group + timeout)
 //   [sudo -n] sh [-l] -c '<script>'          (become, login shell)
-//   <script> = cd, exports, then the command on its own lines
+//   <script> = secret env read from stdin, cd, exports, then the command
+//              on its own lines
+//
+// Environment values that hold a secret never appear in the command text:
+// every command line on a host is world-readable (ps, /proc/PID/cmdline) for
+// as long as the process lives. They travel on the channel's stdin, ahead of
+// the command's own input, and the script reads them first (secretEnvInput).
 //
 // On the way back: the supervisor's process-group line is split off stderr,
 // each stream keeps its tail, and a sudo password refusal is explained.
 
 import { InputError, InterruptedError } from '../errors.js';
 import { quote } from '../quote.js';
+import { secretMasker } from '../secret.js';
 import type { ExecOptions } from './types.js';
 
-export type CommandOptions = Pick<ExecOptions, 'cwd' | 'env' | 'become' | 'loginShell'>;
+export interface CommandOptions extends Pick<ExecOptions, 'cwd' | 'env' | 'become' | 'loginShell'> {
+  /**
+   * Where environment values holding a secret come from. 'stdin' (the
+   * default): the script reads them from its standard input, and the caller
+   * sends secretEnvInput() ahead of the command's own input (commandInput()
+   * does both). 'inherited': the script leaves them alone, because the caller
+   * put them in the shell's own environment (a local spawn without sudo).
+   */
+  secretEnv?: 'stdin' | 'inherited' | undefined;
+}
 
 const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+type EnvEntry = [name: string, value: string];
+
+/**
+ * The environment split in two: values safe to write into the command text,
+ * and values that contain a secret the masker knows (a password, or a
+ * connection string with one inside), which must stay out of it. Names are
+ * checked here, once for both halves.
+ */
+export function partitionEnv(env: Readonly<Record<string, string>> | undefined): { plain: EnvEntry[]; secret: EnvEntry[] } {
+  const plain: EnvEntry[] = [];
+  const secret: EnvEntry[] = [];
+  for (const [name, value] of Object.entries(env ?? {})) {
+    if (!SHELL_IDENTIFIER.test(name)) {
+      throw new InputError(`invalid environment variable name ${JSON.stringify(name)}`, {
+        hint: 'names must be letters, digits and _ and must not start with a digit (a POSIX shell cannot export anything else)',
+      });
+    }
+    if (value.includes('\0')) {
+      throw new InputError(`the value of environment variable ${name} contains a NUL byte`, {
+        hint: 'no process environment can hold a NUL byte; pass binary data in a file or on stdin instead',
+      });
+    }
+    (secretMasker.contains(value) ? secret : plain).push([name, value]);
+  }
+  return { plain, secret };
+}
+
+/**
+ * Shell lines that read secret values from stdin into exported variables,
+ * using only builtins (read, [, arithmetic), so a value never becomes any
+ * process's argument. Each value comes as its number of lines, then those
+ * lines (see secretEnvInput): `read` stops at a newline, and this is the one
+ * encoding that needs no decoder on the host. `read` takes its input a byte
+ * at a time from a pipe, so the command's own stdin starts exactly after the
+ * last value. Helper names are removed again before the command runs.
+ */
+function secretEnvPrelude(names: readonly string[]): string[] {
+  const failed = quote('runbook: the command did not receive its secret environment values on stdin (a login profile may have read them)');
+  return [
+    `__rb_nl='\n'`,
+    '__rb_read() {',
+    '  IFS= read -r __rb_n || return 1',
+    '  case $__rb_n in ""|*[!0-9]*) return 1;; esac',
+    '  __rb_v= __rb_i=0',
+    '  while [ "$__rb_i" -lt "$__rb_n" ]; do',
+    '    IFS= read -r __rb_l || return 1',
+    '    if [ "$__rb_i" -gt 0 ]; then __rb_v=$__rb_v$__rb_nl$__rb_l; else __rb_v=$__rb_l; fi',
+    '    __rb_i=$((__rb_i + 1))',
+    '  done',
+    '}',
+    ...names.map((name) => `__rb_read && ${name}=$__rb_v && export ${name} || { echo ${failed} >&2; exit 125; }`),
+    'unset -f __rb_read; unset __rb_nl __rb_n __rb_v __rb_i __rb_l',
+  ];
+}
+
+/**
+ * The bytes the script's secret prelude reads, in the order it reads them:
+ * for each secret value, its line count and its lines. Empty when nothing
+ * in `env` is secret.
+ */
+export function secretEnvInput(env: Readonly<Record<string, string>> | undefined): Buffer {
+  const { secret } = partitionEnv(env);
+  const parts: string[] = [];
+  for (const [, value] of secret) {
+    const lines = value.split('\n');
+    parts.push(`${lines.length}\n`, ...lines.map((line) => `${line}\n`));
+  }
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+/** What to write to the channel's stdin: the secret values the script reads first, then the command's own input. */
+export function commandInput(opts: Pick<ExecOptions, 'env' | 'stdin'>): string | Buffer | undefined {
+  const secret = secretEnvInput(opts.env);
+  if (secret.length === 0) return opts.stdin;
+  return opts.stdin === undefined ? secret : Buffer.concat([secret, typeof opts.stdin === 'string' ? Buffer.from(opts.stdin, 'utf8') : opts.stdin]);
+}
 
 /**
  * The command with its working directory and environment applied, as a
@@ -26,20 +119,13 @@ const SHELL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * change how the prefix is parsed, and a failing `cd` stops the script
  * before the command runs somewhere unintended.
  */
-export function buildScript(command: string, opts: Pick<ExecOptions, 'cwd' | 'env'> = {}): string {
+export function buildScript(command: string, opts: Pick<CommandOptions, 'cwd' | 'env' | 'secretEnv'> = {}): string {
   const lines: string[] = [];
+  const { plain, secret } = partitionEnv(opts.env);
+  // Read before anything else can touch stdin (cd cannot, but keep the order obvious).
+  if (secret.length > 0 && (opts.secretEnv ?? 'stdin') === 'stdin') lines.push(...secretEnvPrelude(secret.map(([name]) => name)));
   if (opts.cwd !== undefined) lines.push(`cd ${quote(opts.cwd)} || exit 1`);
-  const env = Object.entries(opts.env ?? {});
-  if (env.length > 0) {
-    for (const [name] of env) {
-      if (!SHELL_IDENTIFIER.test(name)) {
-        throw new InputError(`invalid environment variable name ${JSON.stringify(name)}`, {
-          hint: 'names must be letters, digits and _ and must not start with a digit (a POSIX shell cannot export anything else)',
-        });
-      }
-    }
-    lines.push(`export ${env.map(([name, value]) => `${name}=${quote(value)}`).join(' ')}`);
-  }
+  if (plain.length > 0) lines.push(`export ${plain.map(([name, value]) => `${name}=${quote(value)}`).join(' ')}`);
   lines.push(command);
   return lines.join('\n');
 }

@@ -14,9 +14,11 @@ import {
   abortError,
   buildCommand,
   buildKillCommand,
+  commandInput,
   DEFAULT_MAX_OUTPUT_BYTES,
   explainSudoFailure,
   OutputTail,
+  partitionEnv,
 } from './command.js';
 import type { Connection, DownloadOptions, ExecOptions, ExecResult, TransferProgress, UploadOptions } from './types.js';
 
@@ -29,13 +31,21 @@ export class LocalConnection implements Connection {
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const { signal } = opts;
     if (signal?.aborted) throw abortError(signal, 'command on the controller');
-    const line = buildCommand(command, opts);
+    // Secret environment values stay out of the command line (any local user
+    // can read it in ps). Without become they go straight into the shell's
+    // environment; sudo would drop them from there (env_reset), so under
+    // become they take the same road as over SSH: stdin, read by the script.
+    const secretEnv = opts.become ? 'stdin' : 'inherited';
+    const line = buildCommand(command, { ...opts, secretEnv });
+    const input = opts.become ? commandInput(opts) : opts.stdin;
+    const { secret } = partitionEnv(opts.env);
+    const env = secret.length > 0 && !opts.become ? { ...process.env, ...Object.fromEntries(secret) } : undefined;
     const started = performance.now();
     const stdout = new OutputTail(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
     const stderr = new OutputTail(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
     // detached: the shell leads a new process group, so stopping it reaches
     // every process the command started, not just the shell.
-    const child = spawn('/bin/sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
 
     return new Promise<ExecResult>((resolve, reject) => {
       let stopReason: 'timeout' | 'abort' | undefined;
@@ -56,7 +66,7 @@ export class LocalConnection implements Connection {
       child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
       // A command that exits without reading its input closes the pipe under us.
       child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.stdin);
+      child.stdin.end(input);
 
       child.on('error', (err) => {
         clearTimeout(timer);

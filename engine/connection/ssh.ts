@@ -30,6 +30,7 @@ import {
   abortError,
   buildKillCommand,
   buildSupervisedCommand,
+  commandInput,
   DEFAULT_MAX_OUTPUT_BYTES,
   explainSudoFailure,
   OutputTail,
@@ -179,7 +180,7 @@ export class SshConnection implements Connection {
         client.removeAllListeners();
         resolve();
       });
-      client.on('error', (err: Error & { level?: string; code?: string }) => {
+      client.on('error', (err: Error & { level?: string | undefined; code?: string | undefined }) => {
         // ssh2 reports an unusable agent (or a key it cannot sign with) and then goes on to the next method.
         if (err.level === 'agent' || (err.level === 'client-authentication' && !/All configured authentication methods failed/.test(err.message))) {
           notes.push(err.level === 'agent' ? `ssh-agent: ${err.message}` : err.message);
@@ -187,7 +188,7 @@ export class SshConnection implements Connection {
         }
         fail(hostKeyFailure ?? connectError(target, err, auth, notes, config.readyTimeout!));
       });
-      client.on('close', () => fail(hostKeyFailure ?? new UnreachableError(`${where(target)} closed the connection during the handshake`, { host: target.name })));
+      client.on('close', () => fail(hostKeyFailure ?? closedDuringHandshake(target, auth)));
       client.connect(config);
     });
 
@@ -224,19 +225,37 @@ export class SshConnection implements Connection {
       ...opts,
       backstopSeconds: opts.timeoutMs !== undefined ? opts.timeoutMs / 1000 + BACKSTOP_MARGIN_S : 0,
     });
+    // Secret environment values first (the script reads them), then the command's own input.
+    const input = commandInput(opts);
     const started = performance.now();
     const release = await this.#slots.acquire(signal, what);
     let channel: ClientChannel;
+    let exitStatus: (() => ChannelExit | undefined) | undefined;
     try {
-      channel = await this.#openChannel<ClientChannel>((cb) => this.#client.exec(line, cb), { signal, what, holdsSlot: true });
+      channel = await this.#openChannel<ClientChannel>(
+        (cb) =>
+          this.#client.exec(line, (err, opened) => {
+            // Before anything else gets a turn: see recordExit.
+            if (!err) exitStatus = recordExit(opened);
+            cb(err, opened);
+          }),
+        { signal, what, holdsSlot: true },
+      );
     } catch (err) {
       release();
       throw err;
     }
-    return this.#runChannel(channel, release, opts, started);
+    return this.#runChannel(channel, exitStatus!, release, input, opts, started);
   }
 
-  #runChannel(channel: ClientChannel, release: () => void, opts: ExecOptions, started: number): Promise<ExecResult> {
+  #runChannel(
+    channel: ClientChannel,
+    exitStatus: () => ChannelExit | undefined,
+    release: () => void,
+    input: string | Buffer | undefined,
+    opts: ExecOptions,
+    started: number,
+  ): Promise<ExecResult> {
     const { signal } = opts;
     const what = `command on ${this.target.name}`;
     const stdout = new OutputTail(opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
@@ -244,7 +263,6 @@ export class SshConnection implements Connection {
     const marker = new PgidMarkerParser();
 
     return new Promise<ExecResult>((resolve, reject) => {
-      let exit: { code: number | null; signal: string | null } | undefined;
       let stopReason: 'timeout' | 'abort' | undefined;
       let killing: Promise<void> | undefined;
       let stopDeadline: NodeJS.Timeout | undefined;
@@ -272,9 +290,6 @@ export class SshConnection implements Connection {
         stderr.push(marker.push(chunk));
         killIfKnown();
       });
-      channel.on('exit', (code: number | null, exitSignal?: string) => {
-        exit = { code: code ?? null, signal: exitSignal ?? null };
-      });
       channel.on('error', () => undefined);
       channel.on('close', () => {
         clearTimeout(timer);
@@ -286,7 +301,17 @@ export class SshConnection implements Connection {
         setImmediate(() => {
           void (killing ?? Promise.resolve()).then(() => {
             if (stopReason === 'abort' && signal) return reject(abortError(signal, what));
-            if (exit === undefined && !stopReason && this.#lost) return reject(this.#lost);
+            const exit = exitStatus();
+            if (exit === undefined && !stopReason) {
+              if (this.#lost) return reject(this.#lost);
+              // Not a signal death, and not success either: nobody knows how the command ended.
+              return reject(
+                new RunbookError(`${this.target.name} closed the channel without an exit status: how the command ended is unknown`, {
+                  host: this.target.name,
+                  hint: 'the session on the host ended abnormally (its sshd session process was killed, or the server does not report exit statuses); check the host\'s sshd log, and whether the command did its work, before running it again',
+                }),
+              );
+            }
             const durationMs = Math.round(performance.now() - started);
             // The host-side backstop fired: the controller's timer was late (a blocked event loop).
             const backstopFired = opts.timeoutMs !== undefined && exit?.code === 124 && durationMs >= opts.timeoutMs;
@@ -307,7 +332,7 @@ export class SshConnection implements Connection {
         });
       });
       // The command gets EOF on stdin after the given bytes (or at once), so nothing waits on a terminal.
-      channel.end(opts.stdin);
+      channel.end(input);
       if (signal?.aborted) stop('abort');
     });
   }
@@ -514,6 +539,35 @@ export class SshConnection implements Connection {
 /** user@address:port; the inventory name travels separately, as the error's `host`. */
 function where(target: SshTarget): string {
   return `${target.user}@${target.address}:${target.port}`;
+}
+
+/** How a command ended, as the server reported it (an exit-status or an exit-signal request). */
+interface ChannelExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * Starts listening for a channel's exit status; call it inside the ssh2
+ * callback that hands the channel over, never after an await.
+ *
+ * ssh2 handles every packet of one socket read in a single synchronous pass,
+ * and its 'exit' is a plain event that nobody hears unless already
+ * listening. When the controller's event loop was busy for a few
+ * milliseconds, the exec request's success reply and the whole life of a
+ * quick command (output, EOF, exit status, close) wait in the socket together
+ * and arrive in one read: ssh2 calls the exec callback and, in the same pass,
+ * emits 'exit'. Code that awaits the channel resumes only after the pass, so a
+ * listener added there missed the status, while the output (buffered by the
+ * stream until read) and 'close' (which ssh2 holds back until the stream has
+ * been read) still came: a command that exited 0 looked killed by a signal.
+ */
+function recordExit(channel: ClientChannel): () => ChannelExit | undefined {
+  let exit: ChannelExit | undefined;
+  channel.once('exit', (code: number | null, signal?: string) => {
+    exit = { code: code ?? null, signal: signal ?? null };
+  });
+  return () => exit;
 }
 
 /** `promise`, or the abort error as soon as `signal` fires, whichever comes first. */
@@ -840,8 +894,58 @@ function verifyHostKey(target: SshTarget, knownHosts: readonly KnownHostEntry[],
   }
 }
 
-/** The person-facing error for a failed dial (exported for its unit test). */
-export function connectError(target: SshTarget, err: Error & { level?: string; code?: string }, auth: AuthPlan, notes: string[], timeoutMs: number): UnreachableError {
+/**
+ * Dial failures that may go away on their own, so that trying again is
+ * worth it: nothing listens yet (sshd starting), the connection was reset or
+ * closed during the handshake (sshd's MaxStartups, a restart), a timeout (a
+ * busy host or link), a DNS server that said "try again". Never an
+ * authentication failure or a host key problem: those stay wrong until a
+ * person changes something, and repeating a refused login can lock the
+ * account.
+ */
+const transientFailures = new WeakSet<Error>();
+
+/** True for a dial failure that may succeed if tried again (see transientFailures). */
+export function isTransientConnectFailure(err: unknown): boolean {
+  return err instanceof Error && transientFailures.has(err);
+}
+
+function isRetryable(err: Error & { level?: string | undefined; code?: string | undefined }, auth: AuthPlan): boolean {
+  if (err.level === 'client-authentication') return false;
+  if (err.level === 'client-timeout') return true;
+  switch (err.code) {
+    case 'ECONNREFUSED':
+    case 'ETIMEDOUT':
+    case 'EAI_AGAIN':
+      return true;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      // Once a login was tried, a reset may be the server turning us away
+      // (MaxAuthTries, fail2ban): repeating it would only make that worse.
+      return auth.tried.length === 0;
+    default:
+      return false;
+  }
+}
+
+function closedDuringHandshake(target: SshTarget, auth: AuthPlan): UnreachableError {
+  const err = new UnreachableError(`${where(target)} closed the connection during the handshake`, {
+    host: target.name,
+    hint: 'sshd may be starting up or turning away new connections for now (MaxStartups); check its log if this persists',
+  });
+  // Before any login attempt it is the server's state, not our credentials (see isRetryable).
+  if (auth.tried.length === 0) transientFailures.add(err);
+  return err;
+}
+
+/** The person-facing error for a failed dial (exported for its unit test); transient ones are marked as such. */
+export function connectError(target: SshTarget, err: Error & { level?: string | undefined; code?: string | undefined }, auth: AuthPlan, notes: string[], timeoutMs: number): UnreachableError {
+  const error = explainConnectError(target, err, auth, notes, timeoutMs);
+  if (isRetryable(err, auth)) transientFailures.add(error);
+  return error;
+}
+
+function explainConnectError(target: SshTarget, err: Error & { level?: string | undefined; code?: string | undefined }, auth: AuthPlan, notes: string[], timeoutMs: number): UnreachableError {
   const at = where(target);
   const details = { host: target.name, cause: err };
   if (err.level === 'client-authentication') {

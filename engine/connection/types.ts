@@ -5,7 +5,11 @@
 export interface ExecOptions {
   /** Working directory on the host. */
   cwd?: string | undefined;
-  /** Extra environment variables, exported before the command runs. */
+  /**
+   * Extra environment variables, exported before the command runs. Values
+   * holding a secret the masker knows never appear in any command line on
+   * the host: they reach the shell on stdin, ahead of `stdin` (see command.ts).
+   */
   env?: Readonly<Record<string, string>> | undefined;
   /** Bytes written to the command's standard input, then closed. */
   stdin?: string | Buffer | undefined;

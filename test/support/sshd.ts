@@ -62,6 +62,8 @@ export interface TestSshd {
   connectionPids(): number[];
   /** A known_hosts file holding this server's keys (all types unless narrowed). */
   writeKnownHosts(types?: string[]): string;
+  /** Starts sshd on its ports, once; with deferListen, nothing listens before this. */
+  listen(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,12 @@ export interface SshdOptions {
   maxSessions?: number;
   /** Listen on this many ports (all on 127.0.0.1): a second port is a second known_hosts name. */
   ports?: number;
+  /**
+   * Prepare everything (keys, account, config, ports chosen) but start
+   * listening only when listen() is called: for a host that is still coming
+   * up when a client dials it.
+   */
+  deferListen?: boolean;
 }
 
 const SSHD = '/usr/sbin/sshd';
@@ -110,15 +118,15 @@ async function setUp(dir: string, options: SshdOptions, cleanup: Cleanup): Promi
   writeFileSync(join(keysDir, testUser.name), authorized, { mode: 0o644 });
 
   const logFile = join(dir, 'sshd.log');
-  let lastError: Error | undefined;
-  // A port found free can be taken before sshd binds it; try a few.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const choosePorts = async () => {
     const ports: number[] = [];
     while (ports.length < (options.ports ?? 1)) {
       const candidate = await freePort();
       if (!ports.includes(candidate)) ports.push(candidate);
     }
-    const port = ports[0]!;
+    return ports;
+  };
+  const launch = async (ports: number[]) => {
     const config = join(dir, 'sshd_config');
     writeFileSync(config, sshdConfig(dir, ports, options.maxSessions ?? 10));
     const logFd = openSync(logFile, 'a');
@@ -128,9 +136,25 @@ async function setUp(dir: string, options: SshdOptions, cleanup: Cleanup): Promi
     try {
       for (const p of ports) await waitForBanner(p, child, logFile);
     } catch (err) {
-      lastError = err as Error;
       await cleanup.stopSshd();
-      continue;
+      throw err;
+    }
+  };
+  let lastError: Error | undefined;
+  // A port found free can be taken before sshd binds it; try a few. A
+  // deferred server keeps the ports it was given: clients already know them.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const ports = await choosePorts();
+    const port = ports[0]!;
+    let listening: Promise<void> | undefined;
+    const listen = () => (listening ??= launch(ports));
+    if (!options.deferListen) {
+      try {
+        await listen();
+      } catch (err) {
+        lastError = err as Error;
+        continue;
+      }
     }
     const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
     const knownHostsLines = (types?: string[]) =>
@@ -154,12 +178,13 @@ async function setUp(dir: string, options: SshdOptions, cleanup: Cleanup): Promi
       knownHostsLines,
       log,
       acceptedLogins: () => log().split('\n').filter((l) => /^Accepted \S+ for /.test(l)).length,
-      connectionPids: () => (child.pid === undefined ? [] : childrenOf(child.pid)),
+      connectionPids: () => (cleanup.sshd?.pid === undefined ? [] : childrenOf(cleanup.sshd.pid)),
       writeKnownHosts: (types) => {
         const file = join(dir, `known_hosts-${randomBytes(3).toString('hex')}`);
         writeFileSync(file, knownHostsLines(types));
         return file;
       },
+      listen,
       stop: () => cleanup.run(),
     };
   }

@@ -12,11 +12,15 @@ import {
   buildKillCommand,
   buildScript,
   buildSupervisedCommand,
+  commandInput,
   explainSudoFailure,
+  partitionEnv,
   PgidMarkerParser,
+  secretEnvInput,
 } from '../../../engine/connection/command.js';
 import { InputError } from '../../../engine/errors.js';
 import { argv } from '../../../engine/quote.js';
+import { Secret } from '../../../engine/secret.js';
 
 const HOSTILE = [
   `it's`,
@@ -70,11 +74,12 @@ function shells(): ShellCase[] {
   ];
 }
 
-/** Runs a line the way sshd does: `<login shell> -c <line>`. */
-function runAsLoginShell(shell: ShellCase, line: string, env: Record<string, string> = {}) {
+/** Runs a line the way sshd does: `<login shell> -c <line>`, with `input` on stdin. */
+function runAsLoginShell(shell: ShellCase, line: string, env: Record<string, string> = {}, input?: string | Buffer) {
   const result = spawnSync(shell.loginShell, ['-c', line], {
     env: { PATH: shell.path, HOME: workDir, ...env },
     encoding: 'buffer',
+    ...(input !== undefined ? { input } : {}),
   });
   return { status: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
@@ -156,6 +161,85 @@ describe('buildCommand', () => {
       expect(() => buildScript('true', { env: { [bad]: 'v' } }), bad).toThrow(InputError);
     }
     expect(buildScript('true', { env: { _ok: 'v', A1: 'w' } })).toBe(`export _ok=v A1=w\ntrue`);
+  });
+});
+
+/**
+ * Secret values made of every hostile string (each made unique, and long
+ * enough for the masker), plus the shapes a line-based encoding gets wrong:
+ * leading, trailing and only newlines, CR LF, a line that looks like a count.
+ */
+const SECRET_VALUES = [
+  ...HOSTILE.map((v, i) => `s${i}-${v}`),
+  '\nleading-newline-secret',
+  'trailing-newlines-secret\n\n',
+  '\n\n\n',
+  'crlf-secret\r\nline two\r\n',
+  '3\n1\n2\n3',
+];
+const secretEnv = () => Object.fromEntries(SECRET_VALUES.map((v, i) => [`RB_SECRET_${i}`, new Secret(v).reveal()]));
+const printSecrets = SECRET_VALUES.map((_, i) => `printf '%s\\0' "$RB_SECRET_${i}"`).join('; ');
+
+describe('secret environment values', () => {
+  for (const shell of shells()) {
+    describe(shell.name, () => {
+      it('reach the command verbatim through stdin, never through the command line', () => {
+        const env = secretEnv();
+        const line = buildCommand(printSecrets, { env });
+        for (const value of SECRET_VALUES) {
+          for (const piece of value.split('\n').filter((p) => p.length >= 3)) expect(line).not.toContain(piece);
+        }
+        const out = runAsLoginShell(shell, line, {}, commandInput({ env }));
+        expect(out.stderr).toBe('');
+        expect(out.stdout.split('\0').slice(0, -1)).toEqual(SECRET_VALUES);
+      });
+
+      it('leave the command its own stdin, byte for byte, and no helper variables', () => {
+        const env = { RB_PW: new Secret(`pw-it's\n"$x"`).reveal(), RB_PLAIN: 'plain value' };
+        const stdin = Buffer.from('own input\nwithout final newline');
+        const command = `printf '%s|%s|' "$RB_PW" "$RB_PLAIN"; set | grep -c '^__rb_' ; cat`;
+        const out = runAsLoginShell(shell, buildCommand(command, { env, cwd: '/' }), {}, commandInput({ env, stdin }));
+        expect(out.stderr).toBe('');
+        expect(out.stdout).toBe(`pw-it's\n"$x"|plain value|0\nown input\nwithout final newline`);
+      });
+
+      it('pass through sudo -n and a login shell', () => {
+        const env = { RB_PW: new Secret('become-secret $HOME').reveal() };
+        const line = buildCommand(`id -u; printf '%s' "$RB_PW"; cat`, { env, become: true, loginShell: true });
+        const out = runAsLoginShell(shell, line, {}, commandInput({ env, stdin: '+stdin' }));
+        expect(out.stdout).toBe('0\nbecome-secret $HOME+stdin');
+      });
+
+      it('fail loudly, before the command runs, when the values never arrive', () => {
+        const env = { RB_PW: new Secret('never-sent-secret').reveal() };
+        const out = runAsLoginShell(shell, buildCommand('echo ran', { env }), {}, '');
+        expect(out.status).toBe(125);
+        expect(out.stdout).toBe('');
+        expect(out.stderr).toMatch(/did not receive its secret environment values on stdin/);
+      });
+    });
+  }
+
+  it('include any value with a secret inside, and nothing else', () => {
+    const password = new Secret('inner-Pa55word').reveal();
+    const { plain, secret } = partitionEnv({ URL: `jdbc://db?user=a&password=${password}`, MODE: 'fast', PW: password });
+    expect(plain).toEqual([['MODE', 'fast']]);
+    expect(secret.map(([name]) => name)).toEqual(['URL', 'PW']);
+    expect(buildScript('true', { env: { MODE: 'fast' } })).toBe('export MODE=fast\ntrue');
+    expect(secretEnvInput({ MODE: 'fast' }).length).toBe(0);
+    expect(commandInput({ env: { MODE: 'fast' }, stdin: 'x' })).toBe('x');
+    expect(secretEnvInput({ PW: password, MODE: 'fast', TWO: `${password}\nline` }).toString()).toBe(`1\n${password}\n2\n${password}\nline\n`);
+  });
+
+  it('are left to the caller with secretEnv: inherited', () => {
+    const env = { RB_PW: new Secret('inherited-secret').reveal() };
+    const script = buildScript('echo "$RB_PW"', { env, secretEnv: 'inherited' });
+    expect(script).toBe('echo "$RB_PW"');
+  });
+
+  it('refuse a NUL byte, which no environment can hold', () => {
+    expect(() => buildScript('true', { env: { A: 'x\0y' } })).toThrow(InputError);
+    expect(() => secretEnvInput({ A: new Secret('nul\0secret').reveal() })).toThrow(InputError);
   });
 });
 

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutputTail } from '../../../engine/connection/command.js';
 import { BandwidthThrottle, LocalConnection } from '../../../engine/connection/local.js';
+import type { ExecOptions } from '../../../engine/connection/types.js';
 import { InputError } from '../../../engine/errors.js';
+import { Secret } from '../../../engine/secret.js';
 import { processesMatching, processesRunning } from '../../support/sshd.js';
 
 let dir: string;
@@ -126,6 +128,46 @@ describe('LocalConnection.exec', () => {
     await expect(running).rejects.toBe(reason);
     await waitFor(() => processesMatching(sleep).length === 0, 5000);
   });
+});
+
+describe('LocalConnection secret environment values', () => {
+  /** Runs `command` held at a gate until `whileHeld` has looked at the process table. */
+  async function runHeld(command: string, opts: ExecOptions, whileHeld: (tag: string) => void) {
+    const tag = `rb-local-held-${randomBytes(4).toString('hex')}`;
+    const base = join(dir, tag);
+    const running = local.exec(
+      [`{ ${command}; } > ${base}.seen`, `: > ${base}.ready`, `while [ ! -e ${base}.release ]; do sleep 0.02; done`, 'cat'].join('\n'),
+      opts,
+    );
+    let held: Error | undefined;
+    try {
+      await waitFor(() => existsSync(`${base}.ready`), 10_000);
+      whileHeld(tag);
+    } catch (err) {
+      held = err as Error;
+    } finally {
+      writeFileSync(`${base}.release`, '');
+    }
+    const result = await running;
+    if (held) throw held;
+    return { result, seen: readFileSync(`${base}.seen`, 'utf8') };
+  }
+
+  function expectNotInAnyCommandLine(value: string, tag: string): void {
+    expect(processesMatching(tag).length).toBeGreaterThan(0);
+    for (const piece of value.split('\n').filter((p) => p.length >= 8)) expect(processesMatching(piece), piece).toEqual([]);
+  }
+
+  for (const become of [false, true]) {
+    it(`keep the value out of every command line${become ? ' under become (sudo -n)' : ''}, and stdin working`, async () => {
+      const token = randomBytes(6).toString('hex');
+      const value = `local-pw-${token} it's "$HOME" $(id)\nline-two-${token}`;
+      const env = { RUNBOOK_PW: new Secret(value).reveal() };
+      const { result, seen } = await runHeld(`printf '%s' "$RUNBOOK_PW"`, { env, become, stdin: 'own\n' }, (tag) => expectNotInAnyCommandLine(value, tag));
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'own\n', stderr: '' });
+      expect(seen).toBe(value);
+    });
+  }
 });
 
 describe('LocalConnection transfers', () => {

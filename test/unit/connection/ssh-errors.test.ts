@@ -3,7 +3,7 @@
 // order that keeps a recorded key type from being reported "unknown".
 
 import { describe, expect, it } from 'vitest';
-import { connectError, hostKeyAlgorithms, type AuthPlan, type SshTarget } from '../../../engine/connection/ssh.js';
+import { connectError, hostKeyAlgorithms, isTransientConnectFailure, type AuthPlan, type SshTarget } from '../../../engine/connection/ssh.js';
 import { UnreachableError } from '../../../engine/errors.js';
 import { Secret } from '../../../engine/secret.js';
 
@@ -70,6 +70,24 @@ describe('connectError', () => {
     expect(failure(undefined, 'protocol', 'Connection lost before handshake').message).toBe(
       'cannot connect to iotdb@db3.example:2222: Connection lost before handshake',
     );
+  });
+});
+
+describe('isTransientConnectFailure', () => {
+  const judge = (code: string | undefined, level: string, tried: string[] = []) =>
+    isTransientConnectFailure(connectError(target, Object.assign(new Error('boom'), { code, level }), plan(tried), [], 20_000));
+
+  it('marks what may pass by itself: refused, timeouts, temporary DNS trouble, a reset before any login', () => {
+    for (const code of ['ECONNREFUSED', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE']) expect(judge(code, 'client-socket'), code).toBe(true);
+    expect(judge(undefined, 'client-timeout')).toBe(true);
+  });
+
+  it('never marks a refused login, a reset after one, or what stays wrong until someone fixes it', () => {
+    expect(judge(undefined, 'client-authentication')).toBe(false);
+    expect(judge('ECONNRESET', 'client-socket', ['password'])).toBe(false);
+    for (const code of ['ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', undefined]) expect(judge(code, 'client-socket'), String(code)).toBe(false);
+    expect(isTransientConnectFailure(new UnreachableError('connection refused'))).toBe(false);
+    expect(isTransientConnectFailure('ECONNREFUSED')).toBe(false);
   });
 });
 
