@@ -118,7 +118,7 @@ const transports: Transport[] = [
         name: 'sshd',
         address: sshd!.address,
         port: sshd!.port,
-        user: sshd!.user,
+        user: sshd!.rootUser,
         auth: { privateKeyFile: sshd!.plainKeyFile },
         knownHostsFile: join(dir, 'known_hosts'),
       }),
