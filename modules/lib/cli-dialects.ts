@@ -304,5 +304,5 @@ export const dialects: Record<DialectName, Dialect> = { iotdb, tdengine, openmld
 
 /** True for statements that only read (show, select, …): they are safe to run in check mode. */
 export function isReadOnly(statement: string): boolean {
-  return /^\s*(?:show|select|desc|describe|explain|list|count|help|showtablet|showns|showopstatus|gettablepartition)\b/i.test(statement);
+  return /^\s*(?:show|select|desc|describe|explain|list|count|help|showtablet|showns|showopstatus|gettablepartition|confget)\b/i.test(statement);
 }
