@@ -4,7 +4,13 @@
 
 import { registerProductAdapter } from '../inventory/adapters.js';
 import { iotdbTopologyAdapter } from './iotdb/topology.js';
+import { iotdbDualActiveAdapter } from './iotdb-dual-active/pair.js';
+import { openmldbTopologyAdapter } from './openmldb/topology.js';
+import { tdengineTopologyAdapter } from './tdengine/topology.js';
 
 export function registerBuiltinProducts(): void {
   registerProductAdapter(iotdbTopologyAdapter);
+  registerProductAdapter(iotdbDualActiveAdapter);
+  registerProductAdapter(openmldbTopologyAdapter);
+  registerProductAdapter(tdengineTopologyAdapter);
 }

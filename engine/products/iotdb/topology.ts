@@ -35,10 +35,12 @@ import {
   dataDirs,
   DATANODE_PORT_DEFAULTS,
   DEFAULT_ADMIN,
+  DIR_DEFAULTS,
   destroyDirs,
   isInside,
   isWildcardAddress,
   mergeProperties,
+  outermost,
   metricsPort,
   parsePort,
   propertyScope,
@@ -116,6 +118,33 @@ export interface IotdbHostVars {
    * properties are then in this node's `properties` too, since both read one file.
    */
   shares_home_with: string | null;
+  /**
+   * The deployment record runbook keeps on the node's machine (written by
+   * deploy, scaleout and init, removed by scalein): what `scaleout` compares
+   * the topology with. One file per node type, because a ConfigNode and a
+   * DataNode may share one installation. Null for Grafana and Prometheus.
+   */
+  deployed_record: string | null;
+  /**
+   * What `scalein` deletes when this node leaves the cluster: everything
+   * destroy would, unless the installation is shared with the other node
+   * type, in which case only this node's own data folders (the shared home,
+   * conf, logs and lib stay for the node that keeps running there).
+   */
+  scalein_dirs: string[];
+  /** The properties key naming the ConfigNode(s) this node joins through, and the endpoints it holds. */
+  seed_key: 'cn_seed_config_node' | 'dn_seed_config_node' | null;
+  seed_targets: string[];
+  /**
+   * IoTDB's documented defaults of the keys runbook writes, as text: what a
+   * node uses for a key its iotdb-system.properties leaves out (init compares
+   * a hand-made file with the topology through them). Empty for Grafana and Prometheus.
+   */
+  property_defaults: Readonly<Record<string, string>>;
+  /** A DataNode's dn_data_dirs, absolute (where its TsFiles are); empty for other nodes. */
+  tsfile_dirs: string[];
+  /** time_partition_interval in ms (IoTDB's default: 7 days): the span of one time partition folder. */
+  time_partition_interval_ms: number;
   grafana?: IotdbGrafanaVars;
   prometheus?: IotdbPrometheusVars;
 }
@@ -210,6 +239,18 @@ const NODE_PROPERTY_KEYS: Record<IotdbNodeType, readonly string[]> = {
 const PORT_DEFAULTS: Record<IotdbNodeType, Readonly<Record<string, number>>> = {
   confignode: CONFIGNODE_PORT_DEFAULTS,
   datanode: DATANODE_PORT_DEFAULTS,
+};
+
+/** From the document's tables: addresses default to the loopback, seeds to the loopback ConfigNode. */
+const PROPERTY_DEFAULTS: Readonly<Record<string, string>> = {
+  ...CLUSTER_WIDE_DEFAULTS,
+  ...Object.fromEntries(Object.entries({ ...CONFIGNODE_PORT_DEFAULTS, ...DATANODE_PORT_DEFAULTS }).map(([k, v]) => [k, String(v)])),
+  ...DIR_DEFAULTS,
+  cn_internal_address: '127.0.0.1',
+  dn_rpc_address: '127.0.0.1',
+  dn_internal_address: '127.0.0.1',
+  cn_seed_config_node: '127.0.0.1:10710',
+  dn_seed_config_node: '127.0.0.1:10710',
 };
 
 /** Folders that clean/destroy must never delete, whatever the topology says. */
@@ -670,7 +711,7 @@ function readIotdbNode(type: IotdbNodeType, index: number, raw: unknown, shared:
     if (!s) continue;
     const port = parsePort(s.text);
     if (port === undefined) {
-      ctx.errors.push(ctx.source.error(s.path ?? namePath, `${key} of ${name.value} must be a port number from 1 to 65535, not "${s.text}"`));
+      ctx.errors.push(ctx.source.error(s.path ?? namePath, `${key} of ${name.value} must be a port number from 1 to 65535, not "${s.text}"`, 'write the port as a number, e.g. 10710'));
       continue;
     }
     ports.push({ key, port, at: s.path ?? namePath, origin: s.origin });
@@ -971,6 +1012,22 @@ export function loadIotdbTopology(source: SourceFile, doc: Record<string, unknow
       destroy_dirs: destroyDirs(clean, node.home),
       start_order: order,
       shares_home_with: shares.get(node)?.name ?? null,
+      deployed_record: `${node.home}/.runbook-deployed-${node.type}`,
+      // In a shared installation IoTDB keeps each node type's data under
+      // data/<type> (more than the configured folders: pipe and temporary
+      // files too); that and the node's own runbook marks there go, the rest stays.
+      scalein_dirs: shares.has(node)
+        ? [
+            ...outermost([`${node.home}/data/${node.type}`, ...dataDirs(node.type, fileProps.get(node)!, node.home).map((d) => d.dir)]),
+            `${node.home}/.runbook-deployed-${node.type}`,
+            `${node.home}/.runbook-lib-pending-${node.type}`,
+          ]
+        : destroyDirs(clean, node.home),
+      seed_key: node.type === 'confignode' ? 'cn_seed_config_node' : 'dn_seed_config_node',
+      property_defaults: PROPERTY_DEFAULTS,
+      tsfile_dirs: dataDirs(node.type, fileProps.get(node)!, node.home).filter((d) => d.key === 'dn_data_dirs').map((d) => d.dir),
+      time_partition_interval_ms: timePartitionInterval(fileProps.get(node)!),
+      seed_targets: splitSeeds(fileProps.get(node)![node.type === 'confignode' ? 'cn_seed_config_node' : 'dn_seed_config_node']),
       ...runtimeVars(node.type, node.home, fileProps.get(node)!, node.endpoint, node.jdk?.home),
     });
   });
@@ -1000,6 +1057,13 @@ export function loadIotdbTopology(source: SourceFile, doc: Record<string, unknow
       destroy_dirs: [extra.home],
       start_order: order++,
       shares_home_with: null,
+      deployed_record: null,
+      scalein_dirs: [],
+      seed_key: null,
+      seed_targets: [],
+      property_defaults: {},
+      tsfile_dirs: [],
+      time_partition_interval_ms: DEFAULT_TIME_PARTITION_MS,
       ...(extra.type === 'grafana' ? { grafana: grafanaVars(extra, prometheus) } : { prometheus: prometheusVars(extra, ordered) }),
     });
   }
@@ -1468,6 +1532,19 @@ function cliEndpoint(node: IotdbNode, dn: IotdbNode): { host: string; port: numb
   const port = dn.ports.find((p) => p.key === 'dn_rpc_port')!.port;
   if (!isWildcardAddress(rpc)) return { host: rpc, port };
   return { host: dn.address === node.address ? '127.0.0.1' : dn.address, port };
+}
+
+/** IoTDB's default time_partition_interval: one week. */
+const DEFAULT_TIME_PARTITION_MS = 604_800_000;
+
+function timePartitionInterval(props: Properties): number {
+  const v = Number((props.time_partition_interval ?? '').trim());
+  return Number.isSafeInteger(v) && v > 0 ? v : DEFAULT_TIME_PARTITION_MS;
+}
+
+/** `a:1,b:2` → ['a:1', 'b:2']. */
+function splitSeeds(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 function grafanaVars(g: ExtraServer, prometheus: ExtraServer | undefined): IotdbGrafanaVars {

@@ -157,6 +157,19 @@ ${NOTICE}
 exec "$IOTDB_SIM_NODE" "$IOTDB_SIM_MAIN" cli "$@"
 `;
 
+const START_ACTIVATE_SH = `#!/bin/sh
+${NOTICE}
+#
+# TimechoDB activation (simulated): prints this machine's code from
+# activation/system_info (the ConfigNode writes it when it starts), reads the
+# license (activation code) from stdin and stores it as activation/license
+# when it fits that code. See lib/iotdb-sim/activation.js for the scheme.
+
+. "$(dirname "$0")/../conf/iotdb-common.sh"
+
+exec "$IOTDB_SIM_NODE" "$IOTDB_HOME/lib/iotdb-sim/activation.js" --home "$IOTDB_HOME"
+`;
+
 const START_STANDALONE_SH = `#!/bin/sh
 ${NOTICE}
 #
@@ -265,6 +278,7 @@ export function packageFiles(version: string, sysProps: string): PackageFile[] {
     x('sbin/remove-confignode.sh', removeScript('confignode')),
     x('sbin/remove-datanode.sh', removeScript('datanode')),
     x('sbin/start-cli.sh', CLI_SH),
+    x('sbin/start-activate.sh', START_ACTIVATE_SH),
     x('sbin/start-standalone.sh', START_STANDALONE_SH),
     x('sbin/stop-standalone.sh', STOP_STANDALONE_SH),
     f('licenses/LICENSE-thrift.txt', 'Placeholder license file of the simulated IoTDB package.\n'),

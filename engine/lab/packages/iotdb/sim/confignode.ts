@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
+import { activationStatus, writeSystemInfo } from './activation.js';
 import { ConfigError, NodeConfig, readVersion, type ConfigNodeSettings, type VersionInfo } from './config.js';
 import { NodeLog } from './log.js';
 import {
@@ -149,6 +150,13 @@ export class ConfigNode {
     }
     writePidFile(this.opts.pidFile);
     onTerminate((sig) => void this.shutdown(`received ${sig}`, 0));
+    // TimechoDB's activation starts from the machine code each ConfigNode writes (see activation.ts).
+    try {
+      const code = writeSystemInfo(this.opts.home);
+      this.log.info(`Activation status: ${activationStatus(this.opts.home)}; machine code ${code} in activation/system_info (simulated TimechoDB activation)`);
+    } catch (e) {
+      this.log.warn(`Cannot write activation/system_info: ${errorMessage(e)}`);
+    }
 
     if (identity) {
       await this.restart(identity);

@@ -15,6 +15,7 @@ import { readVersion } from './config.js';
 import { runConfigNode } from './confignode.js';
 import { removeClusterNode, startDaemon, stopNode, waitConfigNodeReady } from './control.js';
 import { runDataNode } from './datanode.js';
+import { startNodeServices } from './node-services.js';
 import type { Role } from './log.js';
 import { defaultPidFile, errorMessage, SIMULATED_NOTICE } from './node-base.js';
 
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<number | null> {
       const opts = { home: a.home, confDir: a.conf, pidFile, foreground: !a.daemonChild };
       if (role === 'confignode') await runConfigNode(opts);
       else await runDataNode(opts);
+      await startNodeServices(role!, opts);
       return null; // the node keeps running on its servers and timers
     }
     case 'stop-confignode':

@@ -12,6 +12,8 @@ import type { VersionInfo } from './config.js';
 import type { Message } from './rpc.js';
 import type { ClusterParams } from './spec.js';
 import type { NodeInfo, NodeStatus } from './state.js';
+import { DATA_STATEMENTS } from './data.js';
+import { PIPE_STATEMENTS } from './pipes.js';
 
 export interface ClusterView {
   leaderId: number | null;
@@ -168,9 +170,18 @@ export function normalise(sql: string): string {
   return sql.replace(/[\s;]+$/, '').trim().replace(/\s+/g, ' ');
 }
 
+/**
+ * The core table, then the features registered on it. Read at call time:
+ * those modules import this one, so their tables may not exist yet while
+ * this module is being evaluated.
+ */
+function handlers(): StatementHandler[] {
+  return [...STATEMENTS, ...DATA_STATEMENTS, ...PIPE_STATEMENTS];
+}
+
 export async function executeStatement(ctx: StatementContext, sql: string): Promise<StatementResult> {
   const text = normalise(sql);
-  for (const h of STATEMENTS) {
+  for (const h of handlers()) {
     const m = text.match(h.match);
     if (!m) continue;
     try {
