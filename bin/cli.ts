@@ -5,15 +5,15 @@
 import { createInterface } from 'node:readline';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConnectionPool } from '../engine/connection/pool.js';
-import { errorMessage, InputError, RunbookError } from '../engine/errors.js';
+import type { ConnectionPool as ConnectionPoolType } from '../engine/connection/pool.js';
+import { errorMessage, InputError, InterruptedError, RunbookError } from '../engine/errors.js';
 import { EventBus, type RunEvent } from '../engine/events.js';
 import { loadInventory } from '../engine/inventory/load.js';
 import { formatModuleDoc, formatModuleList } from '../engine/docs.js';
 import { JsonReporter } from '../engine/reporters/json.js';
 import { LogFileReporter } from '../engine/reporters/logfile.js';
 import { PlainReporter } from '../engine/reporters/plain.js';
-import { TreeReporter } from '../engine/reporters/tree.js';
+import type { TreeReporter } from '../engine/reporters/tree.js';
 import { useColor } from '../engine/reporters/format.js';
 import { listBuiltinPlaybooks, parseExtraVars, play, prepare } from '../engine/runner.js';
 import { secretMasker } from '../engine/secret.js';
@@ -21,6 +21,9 @@ import { tagsOf } from '../engine/tags.js';
 import { loadPlaybook } from '../engine/playbook/load.js';
 import { moduleRegistry } from '../modules/index.js';
 import { labCommand } from './lab.js';
+import { newRunId, RunJournal, type SelectionInput } from '../engine/journal.js';
+import { RunLock } from '../engine/lock.js';
+import { planResume, type ResumePlan } from '../engine/resume.js';
 import type { Prompter } from '../engine/context.js';
 import { registerBuiltinProducts } from '../engine/products/index.js';
 
@@ -39,6 +42,11 @@ function terminalPrompter(): Prompter | undefined {
   return (question, { secret }) =>
     new Promise((resolve) => {
       const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      // In raw mode Ctrl-C reaches readline as a key, not as a signal: pass it on, so it interrupts the run as anywhere else.
+      rl.on('SIGINT', () => {
+        rl.close();
+        process.kill(process.pid, 'SIGINT');
+      });
       if (secret) {
         // Hide typed characters: echo nothing after the question.
         (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
@@ -60,28 +68,125 @@ const playOptions = (y: Argv) =>
     .option('limit', { alias: ['N', 'l'], type: 'string', array: true, describe: 'only these hosts, groups or nodes (name, ip:port, module), comma-separated' })
     .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'NAME=value or @vars.yaml (highest precedence)' });
 
+/** After an interrupt: the run must have exited 130 within 3 s of the signal, whatever still hangs. */
+const INTERRUPT_BACKSTOP_MS = 2700;
+/** After an interrupt, how long closing the connections may take. */
+const CLOSE_GRACE_MS = 500;
+
+/** --wait-lock alone waits as long as it takes; --wait-lock 60 waits up to 60 s. */
+function waitLockMs(v: unknown): number {
+  if (v === undefined || v === false) return 0;
+  if (v === '' || v === true || v === 'true') return Infinity;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InputError(`--wait-lock ${String(v)}: expected a number of seconds, or nothing to wait as long as it takes`);
+  return n * 1000;
+}
+
 async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
   const modules = moduleRegistry();
   const extraVars = parseExtraVars(list(argv['extra-vars']).length ? (argv['extra-vars'] as string[]) : []);
+  const limit = list(argv['limit']);
+  const tags = list(argv['tags']);
+  const skipTags = list(argv['skip-tags']);
   const prepared = prepare({
     playbook: String(argv['playbook']),
     inventory: String(argv['inventory']),
     modules,
-    limit: list(argv['limit']),
+    limit,
     extraVars,
   });
   printWarnings(prepared.inventory);
+  const waitMs = waitLockMs(argv['wait-lock']);
   const output = (argv['output'] as string | undefined) ?? (process.stdout.isTTY ? 'tree' : 'plain');
+  const verbose = Boolean(argv['verbose']);
+
+  // Signals first: a run waiting for the lock must stop on Ctrl-C too.
+  const controller = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
+  /** Synchronous last words for an exit that cannot wait: set once the journal and lock exist. */
+  let lastWords: () => void = () => undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) {
+      lastWords();
+      process.stderr.write(`runbook: ${sig} again: exiting at once\n`);
+      process.exit(130);
+    }
+    interrupted = sig;
+    process.stderr.write(`\nrunbook: ${sig} received: starting no new tasks and cancelling running commands (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to quit at once)\n`);
+    controller.abort(new InterruptedError(`interrupted by ${sig}`));
+    setTimeout(() => {
+      process.stderr.write(`runbook: still stopping ${INTERRUPT_BACKSTOP_MS / 1000} s after ${sig}; exiting now\n`);
+      lastWords();
+      process.exit(130);
+    }, INTERRUPT_BACKSTOP_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const runId = newRunId();
+  let lock: RunLock;
+  try {
+    lock = await RunLock.acquire({
+      inventory: prepared.inventory.path,
+      playbook: prepared.playbook.path,
+      runId,
+      waitMs,
+      onNote: (note) => process.stderr.write(`runbook: ${note}\n`),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (interrupted) process.exit(130);
+    throw err;
+  }
+
+  const selection: SelectionInput = {
+    tags,
+    skipTags,
+    limit,
+    check: Boolean(argv['check']),
+    force: Boolean(argv['force']),
+    yes: Boolean(argv['yes']),
+    extraVars,
+  };
+  let journal: RunJournal;
+  let resume: ResumePlan | undefined;
+  try {
+    // Chosen under the lock: the run it picks cannot be one still going on.
+    if (argv['resume'] !== undefined && argv['resume'] !== false) {
+      const id = typeof argv['resume'] === 'string' && argv['resume'] !== '' ? argv['resume'] : undefined;
+      resume = planResume({ runId: id, playbookPath: prepared.playbook.path, playbookFiles: prepared.playbook.files, inventoryPath: prepared.inventory.path, selection });
+    }
+    journal = RunJournal.create({
+      runId,
+      playbookPath: prepared.playbook.path,
+      playbookFiles: prepared.playbook.files,
+      inventoryPath: prepared.inventory.path,
+      selection,
+      resumedFrom: resume?.fromRunId,
+    });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  lastWords = () => {
+    journal.close();
+    lock.release();
+    process.stderr.write(`runbook: run ${runId} stopped; its journal is ${journal.path} (resume with --resume ${runId})\n`);
+  };
+  if (resume) process.stderr.write(`runbook: resuming run ${resume.fromRunId}: ${resume.done} host×task result${resume.done === 1 ? '' : 's'} already done will be skipped\n`);
+
   const bus = new EventBus();
   const style = { color: useColor(process.stdout) };
-  const verbose = Boolean(argv['verbose']);
   const log = new LogFileReporter(prepared.playbook.path);
+  bus.on((e) => journal.handle(e));
   bus.on((e) => log.handle(e));
   let tree: TreeReporter | undefined;
   if (output === 'json') {
     const r = new JsonReporter((l) => process.stdout.write(l + '\n'));
-    bus.on((e) => r.handle(e));
+    // task_state is the journal's business: registered data is shown only with -v, in task_result.
+    bus.on((e) => e.type !== 'task_state' && r.handle(e));
   } else if (output === 'tree') {
+    const { TreeReporter } = await import('../engine/reporters/tree.js');
     tree = new TreeReporter(process.stdout, style);
     const t = tree;
     bus.on((e) => t.handle(e));
@@ -90,18 +195,10 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
     bus.on((e) => r.handle(e));
   }
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\nrunbook: ${sig} received; stopping after the running tasks are cancelled (again to quit at once)\n`);
-    controller.abort(new Error(sig));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  const pool = new ConnectionPool({ acceptNewHostKeys: Boolean(argv['accept-new-host-keys']) });
+  const started = Date.now();
+  // Loaded only now: ssh2 is the largest part of start-up, and a run refused for bad input never needs it.
+  const { ConnectionPool } = await import('../engine/connection/pool.js');
+  const pool: ConnectionPoolType = new ConnectionPool({ acceptNewHostKeys: Boolean(argv['accept-new-host-keys']) });
   let exitCode = 1;
   let error: string | undefined;
   try {
@@ -109,31 +206,54 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
       modules,
       bus,
       connect: (h) => pool.get(h),
-      tags: { only: list(argv['tags']), skip: list(argv['skip-tags']) },
-      limit: list(argv['limit']),
+      tags: { only: tags, skip: skipTags },
+      limit,
       extraVars,
-      check: Boolean(argv['check']),
+      check: selection.check,
       diff: Boolean(argv['diff']),
       forks: argv['forks'] as number | undefined,
-      yes: Boolean(argv['yes']),
-      force: Boolean(argv['force']),
+      yes: selection.yes,
+      force: selection.force,
       verbose,
       prompter: terminalPrompter(),
       signal: controller.signal,
       beforeTasks: (hosts) => pool.connectAll(hosts),
+      resume,
+      runId,
     });
     exitCode = summary.exitCode;
   } catch (err) {
     error = `runbook: ${errorMessage(err)}`;
     exitCode = err instanceof RunbookError ? err.exitCode : 1;
   } finally {
-    await pool.closeAll();
+    const closing = pool.closeAll();
+    // After an interrupt a connection that will not close politely must not hold the exit up.
+    await (interrupted ? Promise.race([closing, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]) : closing);
   }
-  const end: RunEvent = { type: 'run_end', exit_code: exitCode, duration_ms: 0, log_file: log.path, error };
+  if (interrupted) exitCode = 130;
+  const end: RunEvent = {
+    type: 'run_end',
+    exit_code: exitCode,
+    duration_ms: Date.now() - started,
+    log_file: log.path,
+    error,
+    run_id: runId,
+    journal: journal.path,
+    interrupted: interrupted !== undefined ? true : undefined,
+  };
   bus.emit(end);
   log.close();
-  if (tree) await tree.flush();
+  journal.close();
+  lock.release();
+  lastWords = () => undefined;
+  if (tree) await (interrupted ? Promise.race([tree.flush(), new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]) : tree.flush());
+  if (output !== 'json') {
+    const again = exitCode === 1 || exitCode === 130 ? `; to finish it: runbook play … --resume ${runId}` : '';
+    process.stdout.write(`run: ${runId} (journal ${journal.path})${again}\n`);
+  }
   process.exitCode = exitCode;
+  // Nothing left to wait for: stray timers or sockets of cancelled work must not keep an interrupted run alive.
+  if (interrupted) process.exit(exitCode);
 }
 
 function printWarnings(inv: { warnings?: Array<{ message: string; hint?: string | undefined; location?: { file: string; line: number; col: number } | undefined }> | undefined }): void {
@@ -263,6 +383,14 @@ await yargs(hideBin(process.argv))
         .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
         .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal, plain otherwise' })
         .option('accept-new-host-keys', { type: 'boolean', describe: 'record unknown SSH host keys (changed keys are always refused)' })
+        .option('resume', {
+          type: 'string',
+          describe: 'skip what an earlier run (the last one of this playbook and inventory, or the run id given) already did; refused if a file changed',
+        })
+        .option('wait-lock', {
+          type: 'string',
+          describe: 'wait for another run against this inventory to finish (optionally at most this many seconds) instead of refusing',
+        })
         .option('verbose', { alias: 'v', type: 'boolean', describe: 'show registered data, progress and module logs' }),
     wrap(cmdPlay),
   )

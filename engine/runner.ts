@@ -20,6 +20,7 @@ import { referencedVariables } from './template.js';
 import type { Connection } from './connection/types.js';
 import type { TagFilter } from './tags.js';
 import { registerBuiltinProducts } from './products/index.js';
+import { SourceFile } from './source.js';
 
 export interface PrepareRequest {
   playbook: string;
@@ -198,9 +199,13 @@ export function parseExtraVars(items: string[]): Record<string, unknown> {
   for (const item of items) {
     if (item.startsWith('@')) {
       const path = item.slice(1);
-      if (!existsSync(path)) throw new InputError(`-e ${item}: no such file ${path}`);
-      const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
-      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError(`-e ${item}: the file must hold a mapping of variables`);
+      if (!existsSync(path)) throw new InputError(`-e ${item}: no such file ${path}`, { hint: 'relative paths start at the current directory' });
+      // Read like a playbook: syntax errors, size and nesting limits, alias bombs all reported at file:line:col.
+      const src = SourceFile.load(path);
+      const doc = src.toJS();
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+        throw src.error([], `-e ${item}: the file must hold a mapping of variables`, 'e.g. "version: 1.3.0", one variable per line');
+      }
       Object.assign(out, doc);
       continue;
     }

@@ -3,9 +3,19 @@
 // stops for that host only (unless any_errors_fatal); an unreachable host is
 // reported as unreachable. Handlers run once at the end of each batch for the
 // hosts that notified them. Everything observable is an event on the bus.
+//
+// Interrupts: when the run's signal aborts, no new task or host is started;
+// modules in flight see the abort through their context's signal (the
+// transport kills the remote process group) and get `graceMs` to wind down,
+// then the recap is emitted and the run returns exit code 130.
+//
+// Resume: with a ResumePlan, a host×task (or loop item) that an earlier run
+// finished is not run again; its registered data and facts are restored and
+// it is reported as skipped, naming that run.
 
+import { createHash } from 'node:crypto';
 import type { ModuleDef, ModuleResult } from './api.js';
-import { mapLimit, delay } from './concurrency.js';
+import { delay } from './concurrency.js';
 import type { Connection } from './connection/types.js';
 import { createModuleContext, type Prompter } from './context.js';
 import { InputError, InterruptedError, RunbookError, UnreachableError, errorMessage } from './errors.js';
@@ -18,8 +28,12 @@ import { secretMasker } from './secret.js';
 import { selectTasks, type TagFilter } from './tags.js';
 import { renderDeep } from './template.js';
 import { resolvePlayHosts, selectHosts } from './inventory/select.js';
+import { canonicalJson, holdsSecret } from './journal.js';
+import { succeeded, type PriorResult, type ResumePlan } from './resume.js';
 
 export const DEFAULT_FORKS = 50;
+/** After an interrupt, how long modules in flight may take to stop before the recap. */
+export const DEFAULT_GRACE_MS = 1500;
 
 export interface RunOptions {
   inventory: Inventory;
@@ -45,6 +59,12 @@ export interface RunOptions {
    * recorded together before any parallel work starts.
    */
   beforeTasks?: ((hosts: InventoryHost[]) => Promise<unknown>) | undefined;
+  /** Results of an earlier run to skip (`--resume`). */
+  resume?: ResumePlan | undefined;
+  /** Recorded in run_start, so listeners (the journal) know the run. */
+  runId?: string | undefined;
+  /** See DEFAULT_GRACE_MS. */
+  graceMs?: number | undefined;
 }
 
 export interface RunSummary {
@@ -70,6 +90,8 @@ interface Outcome {
   registered: Record<string, unknown>;
   diff?: string | undefined;
   facts?: Record<string, unknown> | undefined;
+  /** Taken from an earlier run's journal instead of being run: that run and what it reported then. */
+  restored?: { runId: string; status: HostStatus; msg: string } | undefined;
 }
 
 export const LOCALHOST: InventoryHost = {
@@ -94,12 +116,16 @@ class Scheduler {
   private readonly started = Date.now();
   private readonly signal: AbortSignal;
   private hostvarsSnapshot: Record<string, Record<string, unknown>> | undefined;
+  /** Each task's identity: see taskIds(). */
+  private readonly ids: Map<Task, string>;
+  private graceOver: Promise<void> | undefined;
 
   constructor(private readonly o: RunOptions) {
     this.signal = o.signal ?? new AbortController().signal;
     for (const h of o.inventory.hosts.values()) {
       this.states.set(h.name, { host: h, facts: {}, failed: false, unreachable: false, notified: new Set(), counts: emptyCounts() });
     }
+    this.ids = taskIds(o.playbook);
   }
 
   async run(): Promise<RunSummary> {
@@ -114,12 +140,16 @@ class Scheduler {
       hosts: allHosts,
       check: this.o.check ?? false,
       time: new Date(this.started).toISOString(),
+      run_id: this.o.runId,
+      resumed_from: this.o.resume?.fromRunId,
     });
     let interrupted = false;
     try {
       if (this.o.beforeTasks) {
-        const needConnection = this.o.playbook.plays.some((p) => p.tasks.some((t) => !this.o.modules.get(t.module)?.local));
-        if (needConnection) await this.o.beforeTasks(allHosts.map((h) => this.states.get(h)!.host));
+        const dial = allHosts.filter((h) => this.needsConnection(h, playHosts));
+        // Dialing is not abortable; an interrupt stops the wait, and the CLI closes what did connect.
+        if (dial.length > 0) await Promise.race([this.o.beforeTasks(dial.map((h) => this.states.get(h)!.host)), this.afterAbort(0)]);
+        this.checkInterrupted();
       }
       for (const [i, play] of this.o.playbook.plays.entries()) {
         await this.play(play, playHosts[i]!);
@@ -137,6 +167,24 @@ class Scheduler {
     });
     const exitCode = interrupted || this.signal.aborted ? 130 : anyBad ? 1 : 0;
     return { exitCode, counts, durationMs };
+  }
+
+  /**
+   * Whether a host has a task that reaches it: one whose module is not local
+   * and that a resumed run cannot restore. A host whose work is all in the
+   * journal is not dialed, so resuming does not wait on a host that is down
+   * but already done.
+   */
+  private needsConnection(host: string, playHosts: string[][]): boolean {
+    return this.o.playbook.plays.some(
+      (play, i) =>
+        playHosts[i]!.includes(host) &&
+        selectTasks(play.tasks, this.o.tags).some((t) => {
+          if (this.o.modules.get(t.module)?.local) return false;
+          const prior = this.o.resume?.task(host, this.id(t));
+          return !(prior && succeeded(prior) && prior.restorable);
+        }),
+    );
   }
 
   private async play(play: Play, hosts: string[]): Promise<void> {
@@ -190,7 +238,9 @@ class Scheduler {
   private async task(play: Play, task: Task, hosts: string[], announce = true): Promise<void> {
     this.checkInterrupted();
     this.hostvarsSnapshot = undefined;
-    if (announce) this.o.bus.emit({ type: 'task_start', play: play.name, task: task.name, module: task.module, hosts: task.runOnce ? hosts.slice(0, 1) : hosts });
+    if (announce) {
+      this.o.bus.emit({ type: 'task_start', play: play.name, task: task.name, task_id: this.id(task), module: task.module, hosts: task.runOnce ? hosts.slice(0, 1) : hosts });
+    }
     if (task.runOnce) {
       const first = hosts[0]!;
       const outcome = await this.onHost(play, task, first);
@@ -207,26 +257,88 @@ class Scheduler {
         const key = machineKey(this.states.get(h)!.host);
         byMachine.set(key, [...(byMachine.get(key) ?? []), h]);
       }
-      await mapLimit([...byMachine.values()], forks, async (group) => {
-        for (const h of group) await this.onHost(play, task, h);
+      await this.forEach([...byMachine.values()], forks, async (group) => {
+        for (const h of group) {
+          this.checkInterrupted();
+          await this.onHost(play, task, h);
+        }
       });
       return;
     }
-    await mapLimit(hosts, forks, (h) => this.onHost(play, task, h));
+    await this.forEach(hosts, forks, (h) => this.onHost(play, task, h));
+  }
+
+  /**
+   * `fn` over items, at most `limit` at once. Unlike a plain parallel map it
+   * does not return while calls are still running: after an interrupt it
+   * starts nothing new and waits for the calls in flight to stop, but no
+   * longer than the grace period.
+   */
+  private async forEach<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (next < items.length && !failure && !this.signal.aborted) {
+        const item = items[next++]!;
+        try {
+          await fn(item);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+    };
+    const workers = Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    await Promise.race([workers, this.afterAbort(this.o.graceMs ?? DEFAULT_GRACE_MS)]);
+    this.checkInterrupted();
+    if (failure) throw failure.err;
+  }
+
+  /** Resolves `ms` after the run's signal aborts (never, if it does not). */
+  private afterAbort(ms: number): Promise<void> {
+    if (ms === 0) {
+      return new Promise((resolve) => {
+        if (this.signal.aborted) resolve();
+        else this.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    this.graceOver ??= new Promise((resolve) => {
+      const start = () => void setTimeout(resolve, ms).unref();
+      if (this.signal.aborted) start();
+      else this.signal.addEventListener('abort', start, { once: true });
+    });
+    return this.graceOver;
+  }
+
+  private id(task: Task): string {
+    return this.ids.get(task) ?? '?';
   }
 
   private async onHost(play: Play, task: Task, hostName: string): Promise<Outcome> {
     const state = this.states.get(hostName)!;
     const started = Date.now();
+    const prior = this.o.resume?.task(hostName, this.id(task));
+    if (prior && succeeded(prior) && prior.restorable) {
+      const outcome = restoredOutcome(prior);
+      this.record(play, task, state, outcome, 0);
+      return outcome;
+    }
     let outcome: Outcome;
     try {
       outcome = await this.execute(play, task, state);
     } catch (err) {
-      if (this.signal.aborted) throw new InterruptedError('interrupted');
+      if (this.signal.aborted) {
+        // Cut off in the middle: reported (and journaled) as not done, so a resume runs it again.
+        const msg = 'interrupted before it finished';
+        this.record(play, task, state, { status: 'failed', msg, registered: { status: 'failed', failed: true, changed: false, skipped: false, msg } }, Date.now() - started);
+        throw new InterruptedError('interrupted');
+      }
       outcome = { status: err instanceof UnreachableError ? 'unreachable' : 'failed', msg: errorMessage(err), registered: {} };
       outcome.registered = { status: outcome.status, failed: true, changed: false, skipped: false, msg: outcome.msg };
     }
     if (outcome.status === 'failed' && task.ignoreErrors) outcome.ignored = true;
+    if (prior && succeeded(prior) && !prior.restorable) {
+      outcome.msg = `run again, not restored from run ${prior.runId} (${prior.whyNot ?? 'its result was not kept'}): ${outcome.msg}`;
+    }
     this.record(play, task, state, outcome, Date.now() - started);
     return outcome;
   }
@@ -234,16 +346,19 @@ class Scheduler {
   private record(play: Play, task: Task, state: HostState, outcome: Outcome, durationMs: number): void {
     if (task.register) state.facts[task.register] = outcome.registered;
     if (outcome.facts) mergeFacts(state.facts, outcome.facts);
-    if (outcome.status === 'changed') for (const n of task.notify) state.notified.add(n);
+    // A restored change still owes its handlers, unless the journal shows they ran (then they are restored too).
+    if ((outcome.restored?.status ?? outcome.status) === 'changed') for (const n of task.notify) state.notified.add(n);
     if (outcome.status === 'unreachable') state.unreachable = true;
     if (outcome.status === 'failed' && !outcome.ignored) state.failed = true;
     if (outcome.ignored) state.counts.ignored++;
     else state.counts[outcome.status]++;
     const hidden = task.noLog;
+    this.emitState(play, task, state, outcome, undefined);
     this.o.bus.emit({
       type: 'task_result',
       play: play.name,
       task: task.name,
+      task_id: this.id(task),
       host: state.host.name,
       status: outcome.status,
       msg: hidden ? '(output hidden by no_log)' : secretMasker.mask(outcome.msg),
@@ -251,6 +366,37 @@ class Scheduler {
       ignored: outcome.ignored,
       diff: hidden || !outcome.diff ? undefined : secretMasker.mask(outcome.diff),
       data: this.o.verbose && !hidden ? (secretMasker.maskValue(outcome.registered) as Record<string, unknown>) : undefined,
+      restored_from: outcome.restored?.runId,
+    });
+  }
+
+  /** What the journal needs to restore this result later (see the task_state event). */
+  private emitState(play: Play, task: Task, state: HostState, outcome: Outcome, item: { index: number; key: string; value: unknown } | undefined): void {
+    const status = outcome.restored?.status ?? outcome.status;
+    const msg = outcome.restored?.msg ?? outcome.msg;
+    const registered = task.register || item ? outcome.registered : undefined;
+    let whyNot: string | undefined;
+    if (!succeeded({ status, ignored: outcome.ignored ?? false })) whyNot = outcome.ignored ? 'its failure was ignored' : `it ${status === 'unreachable' ? 'was unreachable' : 'failed'}`;
+    else if (task.noLog && (registered !== undefined || !isEmpty(outcome.facts))) whyNot = 'no_log keeps its registered data out of the journal';
+    else if (holdsSecret(registered) || holdsSecret(outcome.facts) || (item && holdsSecret(item.value))) {
+      whyNot = 'it registered a secret value, which the journal never keeps';
+    }
+    const keep = whyNot === undefined;
+    this.o.bus.emit({
+      type: 'task_state',
+      play: play.name,
+      task: task.name,
+      task_id: this.id(task),
+      host: state.host.name,
+      item: item ? { index: item.index, key: item.key } : undefined,
+      status,
+      ignored: outcome.ignored,
+      msg: task.noLog ? '(output hidden by no_log)' : secretMasker.mask(msg),
+      restorable: keep,
+      why_not: whyNot,
+      registered: keep && registered ? (secretMasker.maskValue(registered) as Record<string, unknown>) : undefined,
+      facts: keep && !isEmpty(outcome.facts) ? (secretMasker.maskValue(outcome.facts) as Record<string, unknown>) : undefined,
+      restored_from: outcome.restored?.runId,
     });
   }
 
@@ -275,9 +421,12 @@ class Scheduler {
         limit: this.o.limit ?? [],
       },
     };
-    const withFacts = { ...base, ...state.facts };
-    const playVars = renderDeep(play.vars, withFacts, { source: `vars of play "${play.name}"`, location: play.location }) as Record<string, unknown>;
-    const mid = { ...base, ...playVars, ...state.facts };
+    // In declaration order, so a play var may use the ones above it (validation already accepts that).
+    const playVars: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(play.vars)) {
+      playVars[name] = renderDeep(value, { ...base, ...playVars, ...state.facts, ...(this.o.extraVars ?? {}) }, { source: `vars of play "${play.name}"`, location: play.location });
+    }
+    const mid = { ...base, ...playVars, ...state.facts, ...(this.o.extraVars ?? {}) };
     const taskVars = Object.keys(task.vars).length
       ? (renderDeep(task.vars, mid, { source: `vars of task "${task.name}"`, location: task.location }) as Record<string, unknown>)
       : {};
@@ -306,8 +455,19 @@ class Scheduler {
       throw new InputError(`loop of task "${task.name}" must give a list, got ${typeof items}`, { location: task.location, hint: 'loop: [a, b] or loop: "{{ list_var }}"' });
     }
     const results: Outcome[] = [];
-    for (const item of items) {
-      const r = await this.attempts(play, task, state, { ...vars, [task.loopVar]: item });
+    for (const [index, item] of (items as unknown[]).entries()) {
+      const key = itemKey(item);
+      const prior = this.o.resume?.item(state.host.name, this.id(task), index, key);
+      let r: Outcome;
+      if (prior && succeeded(prior) && prior.restorable) {
+        // The item's own status counts in the loop's result; the loop as a whole ran now.
+        r = { ...restoredOutcome(prior), status: prior.status, msg: `done in run ${prior.runId}: ${prior.msg}` };
+      } else {
+        this.checkInterrupted();
+        r = await this.attempts(play, task, state, { ...vars, [task.loopVar]: item });
+      }
+      // Each item is journaled as it finishes, so an interrupted loop resumes at the item it was on.
+      this.emitState(play, task, state, r, { index, key, value: item });
       results.push(r);
       if (r.status === 'failed' || r.status === 'unreachable') break;
     }
@@ -439,6 +599,40 @@ class Scheduler {
   private checkInterrupted(): void {
     if (this.signal.aborted) throw new InterruptedError('interrupted');
   }
+}
+
+/**
+ * A task's identity, stable for as long as the playbook's files are: the
+ * play's position and the task's position in the play's task list after
+ * imports are expanded, both from 1 ("2.7"); handlers "2.h1". Names are not
+ * identities: they repeat, and an imported file brings the same names twice.
+ */
+export function taskIds(playbook: Playbook): Map<Task, string> {
+  const ids = new Map<Task, string>();
+  playbook.plays.forEach((play, p) => {
+    play.tasks.forEach((t, i) => ids.set(t, `${p + 1}.${i + 1}`));
+    play.handlers.forEach((t, i) => ids.set(t, `${p + 1}.h${i + 1}`));
+  });
+  return ids;
+}
+
+/** A loop item's digest, to tell whether the item at a position is still the same value. Secrets count masked: a digest must not stand in for one. */
+function itemKey(item: unknown): string {
+  return createHash('sha256').update(canonicalJson(secretMasker.maskValue(item))).digest('hex').slice(0, 16);
+}
+
+function restoredOutcome(prior: PriorResult): Outcome {
+  return {
+    status: 'skipped',
+    msg: `done in run ${prior.runId} (${prior.status}): ${prior.msg}`,
+    registered: prior.registered,
+    facts: prior.facts,
+    restored: { runId: prior.runId, status: prior.status, msg: prior.msg },
+  };
+}
+
+function isEmpty(v: Record<string, unknown> | undefined): boolean {
+  return v === undefined || Object.keys(v).length === 0;
 }
 
 function bindResult(task: Task, registered: Record<string, unknown>): Record<string, unknown> {

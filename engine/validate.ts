@@ -101,6 +101,10 @@ function inputAt(issue: z.core.$ZodIssue, context: SchemaContext): unknown {
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  // A schema's own message ("mode must be quoted octal text…") knows more than any rewording here.
+  if ((issue.code === 'invalid_type' && !/^Invalid input/.test(issue.message)) || (issue.code === 'invalid_value' && !/^Invalid (option|input)/.test(issue.message))) {
+    return issue.message;
+  }
   if (issue.code === 'invalid_type') {
     const expected = expectedName(issue.expected);
     if (input === NOT_FOUND) {

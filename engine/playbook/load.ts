@@ -88,7 +88,7 @@ class Loader {
         const imp = this.importEntry(src, [i], item, inherited);
         if (!imp) return;
         if (stack.includes(imp.path) || imp.path === path) {
-          this.errors.push(src.error([i, 'import'], `import cycle: ${[...stack, path, imp.path].join(' -> ')}`));
+          this.errors.push(src.error([i, 'import'], `import cycle: ${[...stack, path, imp.path].join(' -> ')}`, 'a file cannot import itself, directly or through others; remove one of these imports'));
           return;
         }
         plays.push(...this.playbookFile(imp.path, imp.inherited, [...stack, path]));
@@ -138,7 +138,7 @@ class Loader {
     const vars = { ...this.vars(src, [...at, 'vars'], item['vars']), ...inherited.vars };
     const serial = item['serial'];
     if (serial !== undefined && !(typeof serial === 'number' && serial > 0 && Number.isInteger(serial)) && !(typeof serial === 'string' && /^\d+%$/.test(serial))) {
-      this.errors.push(src.error([...at, 'serial'], 'serial must be a whole number of hosts or a percentage like "30%"'));
+      this.errors.push(src.error([...at, 'serial'], 'serial must be a whole number of hosts or a percentage like "30%"', 'e.g. serial: 2 (two hosts at a time) or serial: "30%"'));
     }
     const playInherited: Inherited = { tags, vars: {}, when: inherited.when };
     const baseDir = dirname(src.path);
@@ -181,7 +181,7 @@ class Loader {
         const imp = this.importEntry(src, p, item, inherited);
         if (!imp) return;
         if (stack.includes(imp.path)) {
-          this.errors.push(src.error([...p, 'import'], `import cycle: ${[...stack, imp.path].join(' -> ')}`));
+          this.errors.push(src.error([...p, 'import'], `import cycle: ${[...stack, imp.path].join(' -> ')}`, 'a file cannot import itself, directly or through others; remove one of these imports'));
           return;
         }
         out.push(...this.taskFile(imp.path, imp.inherited, stack, handlers));
@@ -239,7 +239,8 @@ class Loader {
     }
     const register = item['register'];
     if (register !== undefined && (typeof register !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(register))) {
-      this.errors.push(src.error([...at, 'register'], 'register takes a variable name (letters, digits, _)'));
+      const fixed = typeof register === 'string' ? register.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=\d)/, '_') : 'result';
+      this.errors.push(src.error([...at, 'register'], 'register takes a variable name (letters, digits, _)', `e.g. register: ${fixed}`));
     }
     const delegateTo = item['delegate_to'];
     if (delegateTo !== undefined && typeof delegateTo !== 'string') this.errors.push(src.error([...at, 'delegate_to'], 'delegate_to takes a host name (or localhost)'));
@@ -305,8 +306,10 @@ class Loader {
     const res = mod.schema.safeParse(args);
     if (res.success) return args;
     const shape = objectShape(mod.schema);
+    // With the schema and the value, messages can say what was found ("got string "30"") and hint at the fix.
+    const context = { schema: mod.schema, value: args };
     if (!shape || !isMap(args)) {
-      this.errors.push(...schemaErrors(res.error, src, at, what));
+      this.errors.push(...withHint(schemaErrors(res.error, src, at, what, context), mod));
       return args;
     }
     // Unknown keys get "did you mean"; a field reported missing because its name
@@ -316,7 +319,7 @@ class Loader {
     const rest = new z.ZodError(
       res.error.issues.filter((i) => i.code !== 'unrecognized_keys' && !(i.path.length === 1 && meant.has(String(i.path[0])) && (i as { input?: unknown }).input === undefined)),
     );
-    this.errors.push(...unknown, ...schemaErrors(rest, src, at, what));
+    this.errors.push(...unknown, ...withHint(schemaErrors(rest, src, at, what, context), mod));
     return args;
   }
 
@@ -352,7 +355,7 @@ class Loader {
     if (value === undefined || value === null) return [];
     if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
     if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.map(String);
-    this.errors.push(src.error(at, `${what} must be a name or a list of names`));
+    this.errors.push(src.error(at, `${what} must be a name or a list of names`, `e.g. ${what}: [a, b] or ${what}: a`));
     return [];
   }
 
@@ -385,7 +388,8 @@ class Loader {
 
   private checkExpression(src: SourceFile, at: YamlPath, expr: string): void {
     if (/^\s*\{\{.*\}\}\s*$/s.test(expr)) {
-      this.errors.push(src.error(at, `conditions are not templates: write ${expr.replace(/^\s*\{\{\s*|\s*\}\}\s*$/g, '')} without {{ }}`));
+      const bare = expr.replace(/^\s*\{\{\s*|\s*\}\}\s*$/g, '');
+      this.errors.push(src.error(at, `conditions are not templates: write ${bare} without {{ }}`, `conditions are CEL expressions over the variables, e.g. when: ${bare}`));
       return;
     }
     try {
@@ -409,6 +413,13 @@ class Loader {
     this.errors.push(src.error(at, `${what} must be a number ≥ 0, got ${JSON.stringify(value)}`, 'write numbers without quotes'));
     return undefined;
   }
+}
+
+/** Every argument error says where to read about the arguments, when it has no more specific hint. */
+function withHint(errors: InputError[], mod: ModuleDef): InputError[] {
+  return errors.map((e) =>
+    e.hint !== undefined ? e : new InputError(e.message, { location: e.location, hint: `see \`runbook modules ${mod.name}\` for its arguments and examples` }),
+  );
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {
@@ -440,7 +451,7 @@ function partialCheck(schema: z.ZodType, args: unknown, src: SourceFile, at: Yam
     }
     if (hasTemplateDeep(value)) continue;
     const res = field.safeParse(value);
-    if (!res.success) out.push(...schemaErrors(res.error, src, [...at, key], `"${key}" of ${what}`));
+    if (!res.success) out.push(...schemaErrors(res.error, src, [...at, key], `"${key}" of ${what}`, { schema: field, value }));
   }
   return out;
 }
