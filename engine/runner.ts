@@ -132,16 +132,20 @@ function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Rec
   const known = new Set<string>([...MAGIC, ...Object.keys(extraVars), ...Object.keys(inventory.vars)]);
   for (const h of inventory.hosts.values()) for (const k of Object.keys(h.vars)) known.add(k);
   for (const g of inventory.groups.values()) for (const k of Object.keys(g.vars)) known.add(k);
+  // Registered results, set_fact and prompt answers live on the host for the
+  // whole run, so a later play may use what an earlier one defined.
+  for (const play of playbook.plays) {
+    for (const t of [...play.tasks, ...play.handlers]) {
+      if (t.register) known.add(t.register);
+      for (const k of definedBy(t)) known.add(k);
+    }
+  }
   const errors: InputError[] = [];
   for (const play of playbook.plays) {
     const playKnown = new Set(known);
     for (const k of Object.keys(play.vars)) playKnown.add(k);
     const all = [...play.tasks, ...play.handlers];
-    for (const t of all) {
-      if (t.register) playKnown.add(t.register);
-      for (const k of Object.keys(t.vars)) playKnown.add(k);
-      for (const k of definedBy(t)) playKnown.add(k);
-    }
+    for (const t of all) for (const k of Object.keys(t.vars)) playKnown.add(k);
     for (const t of all) {
       const scope = new Set(playKnown);
       scope.add(t.loopVar);

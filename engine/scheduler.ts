@@ -116,6 +116,8 @@ class Scheduler {
   private readonly started = Date.now();
   private readonly signal: AbortSignal;
   private hostvarsSnapshot: Record<string, Record<string, unknown>> | undefined;
+  /** An any_errors_fatal play failed: no further play runs. */
+  private fatal = false;
   /** Each task's identity: see taskIds(). */
   private readonly ids: Map<Task, string>;
   private graceOver: Promise<void> | undefined;
@@ -153,6 +155,9 @@ class Scheduler {
       }
       for (const [i, play] of this.o.playbook.plays.entries()) {
         await this.play(play, playHosts[i]!);
+        // any_errors_fatal ends the run, not just its play: later plays often
+        // act on the hosts the failed play was guarding (as in Ansible).
+        if (this.fatal) break;
       }
     } catch (err) {
       if (!(err instanceof InterruptedError) && !this.signal.aborted) throw err;
@@ -208,6 +213,7 @@ class Scheduler {
           // One failure ends the play for every host, as documented for rolling work.
           for (const h of batch) this.states.get(h)!.failed ||= !this.states.get(h)!.unreachable;
           aborted = true;
+          this.fatal = true;
           break;
         }
       }

@@ -108,8 +108,18 @@ export async function createHostNetwork(ip: string, lab: string, index: number, 
   await run(ip, ['link', 'set', veth, 'master', bridgeName(lab), 'up'], { what: `attach ${veth} to ${bridgeName(lab)}` });
   await run(ip, ['-n', ns, '-batch', '-'], {
     what: `configure eth0 in ${ns}`,
-    input: [`addr add ${address}/${subnet.prefix} dev eth0`, 'link set eth0 up', 'link set lo up', ''].join('\n'),
+    // A fixed hardware address per IP: a host that is re-created (lab up after
+    // its sshd died) answers at once, instead of after the controller's ARP
+    // cache forgets the old random address (up to ~45 s).
+    input: [`addr add ${address}/${subnet.prefix} dev eth0`, `link set eth0 address ${macFor(address)}`, 'link set eth0 up', 'link set lo up', ''].join('\n'),
   });
+}
+
+/** A locally administered unicast MAC (02:…) made from the IPv4 address's last three bytes. */
+export function macFor(address: string): string {
+  const octets = address.split('.').map(Number);
+  const hex = octets.slice(1).map((o) => o.toString(16).padStart(2, '0'));
+  return ['02', '72', '62', ...hex].join(':');
 }
 
 /** Remove a host's veth and namespace; returns what was there to remove. */

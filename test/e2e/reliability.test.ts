@@ -234,10 +234,8 @@ describe('reliability on lab hosts (issue 8)', () => {
     expect(lost).toMatchObject({ status: 'unreachable', msg: expect.stringContaining('198.19.') });
     const firstRun = (r.events.find((e) => e.type === 'run_end') as { run_id: string }).run_id;
 
-    // The lab brings the dead host back (same keys, same folders); --resume finishes it and leaves node1 alone.
-    // Workaround for a lab bug: the revived host gets a new veth with a new MAC, and the controller keeps
-    // sending to the old one until its neighbour entry expires (up to ~45 s), which outlasts lab up's wait.
-    execFileSync('ip', ['neigh', 'flush', 'to', lab.host('node2').address]);
+    // The lab brings the dead host back (same keys, same folders, same MAC, so the
+    // controller's ARP entry stays valid); --resume finishes it and leaves node1 alone.
     const grown = await lab.grow(2);
     expect(grown.restarted).toEqual(['node2']);
     await onHost(lab, 'node1', 'rm /opt/fault-one'); // would come back only if node1's task ran again

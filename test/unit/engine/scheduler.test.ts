@@ -88,9 +88,14 @@ describe('linear strategy', () => {
     expect(h.exitCode).toBe(1);
   });
 
-  test('any_errors_fatal stops the play for every host', async () => {
-    const h = await run(`- hosts: all\n  any_errors_fatal: true\n  tasks:\n    - flaky: { on: [b] }\n    - name: after\n      shell: echo after\n`, three());
+  test('any_errors_fatal stops the play for every host, and the plays after it', async () => {
+    const h = await run(
+      // c is in no batch of the fatal play, so only ending the run keeps the second play off it.
+      `- hosts: web\n  any_errors_fatal: true\n  tasks:\n    - flaky: { on: [b] }\n    - name: after\n      shell: echo after\n- hosts: db\n  tasks:\n    - name: next play\n      shell: echo next\n`,
+      three(),
+    );
     expect(h.results('after')).toEqual([]);
+    expect(h.results('next play')).toEqual([]);
     expect(h.exitCode).toBe(1);
   });
 

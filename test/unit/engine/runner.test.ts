@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { InputError } from '../../../engine/errors.js';
+import { prepare } from '../../../engine/runner.js';
+import { moduleRegistry } from '../../../modules/index.js';
+import { writeFiles } from '../../support/playbook.js';
+
+const inventory = 'hosts:\n  a: { address: 198.19.0.11 }\n';
+
+function check(playbook: string): string {
+  const dir = writeFiles({ 'main.yaml': playbook, 'inv.yaml': inventory });
+  try {
+    prepare({ playbook: join(dir, 'main.yaml'), inventory: join(dir, 'inv.yaml'), modules: moduleRegistry() });
+    return 'valid';
+  } catch (err) {
+    if (err instanceof InputError) return err.format();
+    throw err;
+  }
+}
+
+describe('variables are checked before any host is touched', () => {
+  test('a register from an earlier play counts as defined', () => {
+    expect(check('- hosts: all\n  tasks:\n    - run: hostname\n      register: hn\n- hosts: all\n  tasks:\n    - print: "{{ hn.stdout }}"\n')).toBe('valid');
+  });
+
+  test('a name nothing defines is reported with a suggestion', () => {
+    const text = check('- hosts: all\n  tasks:\n    - run: hostname\n      register: hostname_out\n    - print: "{{ hostname_ot.stdout }}"\n');
+    expect(text).toContain('uses undefined variable "hostname_ot"');
+    expect(text).toContain('did you mean "hostname_out"?');
+  });
+});
