@@ -82,15 +82,25 @@ const findByPidfile = (pidfile: string) =>
  * `date +%s`, whose whole seconds would cut a 1 s wait to anything above 0;
  * hosts whose sleep takes no fractions poll once a second instead.
  */
-function signalAndWait(pids: number[], signal: string, wait: number): string {
+function signalAndWait(pids: number[], signal: string, wait: number, groups = false): string {
   const list = pids.join(' ');
+  // A pid or pidfile that names a process-group leader (a daemon started by
+  // run's background: its sh -c wrapper leads the new session) stands for its
+  // whole group: the daemon is the wrapper's child. Its group is signalled, and
+  // it is gone only when no member is left.
+  const kill = groups
+    ? [
+        `rb_gone() { for q in $(pgrep -g "$1" 2>/dev/null) "$1"; do rb_alive "$q" && return 1; done; return 0; }`,
+        `for p in ${list}; do g=$(ps -o pgid= -p "$p" 2>/dev/null | tr -d ' '); if [ "$g" = "$p" ]; then kill -s ${signal} -- "-$p"; else kill -s ${signal} "$p"; fi; done`,
+      ]
+    : [`rb_gone() { ! rb_alive "$1"; }`, `kill -${signal} ${list}`];
   return [
     ALIVE,
-    `kill -${signal} ${list}`,
+    ...kill,
     `if sleep 0.01 2>/dev/null; then rb_step=0.2; rb_n=${Math.ceil(wait / 0.2)}; else rb_step=1; rb_n=${Math.ceil(wait)}; fi`,
     'rb_i=0',
     'while :; do',
-    `  rb_left=; for p in ${list}; do rb_alive "$p" && rb_left="$rb_left $p"; done`,
+    `  rb_left=; for p in ${list}; do rb_gone "$p" || rb_left="$rb_left $p"; done`,
     '  [ -z "$rb_left" ] && { echo gone; exit 0; }',
     '  [ "$rb_i" -ge "$rb_n" ] && { echo "alive$rb_left"; exit 0; }',
     '  sleep "$rb_step"; rb_i=$((rb_i+1))',
@@ -184,7 +194,8 @@ export default defineModule({
     }
 
     const wait = first === 'KILL' ? KILL_WAIT_S : a.timeout;
-    const r1 = await ctx.exec(signalAndWait(pids, first, wait), { become: a.become, timeoutMs: (wait + 15) * 1000 });
+    const groups = a.pattern === undefined;
+    const r1 = await ctx.exec(signalAndWait(pids, first, wait, groups), { become: a.become, timeoutMs: (wait + 15) * 1000 });
     const left = (r: typeof r1): number[] | undefined => {
       const last = r.stdout.trim().split('\n').at(-1) ?? '';
       if (last === 'gone') return [];
@@ -207,7 +218,7 @@ export default defineModule({
     // A permission error will not go away with KILL; say so instead of trying.
     if (/not permitted/i.test(r1.stderr)) return failed(`could not signal ${pidList(after1)}: ${why(r1)}`, { pids, left: after1 });
 
-    const r2 = await ctx.exec(signalAndWait(after1, 'KILL', KILL_WAIT_S), { become: a.become, timeoutMs: (KILL_WAIT_S + 15) * 1000 });
+    const r2 = await ctx.exec(signalAndWait(after1, 'KILL', KILL_WAIT_S, groups), { become: a.become, timeoutMs: (KILL_WAIT_S + 15) * 1000 });
     const after2 = left(r2);
     if (after2 === undefined || after2.length > 0) {
       return failed(`${pidList(after2 ?? after1)} still running after ${first} and KILL: ${why(r2)}`, { pids, left: after2 ?? after1 });

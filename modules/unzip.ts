@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { changed, defineModule, failed, ok, raw, sh, type ModuleContext, type ModuleResult } from '../engine/api.js';
-import { explain, guard, HostFailure, localSha256, mustRun, plural, remotePathArg, removeQuietly, safePath, short, tempPath, uploadAs } from './lib/remote-files.js';
+import { explain, guard, HostFailure, knownRemoteSha256, localSha256, mustRun, plural, remotePathArg, removeQuietly, safePath, short, tempPath, uploadAs } from './lib/remote-files.js';
 
 const MARKER = '.runbook-unzip';
 
@@ -70,13 +70,19 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
     }
     localSum = await localSha256(ctx, local);
   }
+  // An archive that upload checked or wrote earlier in this run is not hashed again.
+  const knownSum = args.remote_src ? knownRemoteSha256(ctx, args.src) : undefined;
 
   // One read-only look: creates, the tools, the archive, its sha256 and any marker holding it.
   const markers = args.rename_to !== undefined ? sh`${posix.join(dest, args.rename_to, MARKER)}` : sh`${dest}/${raw('*')}/${MARKER} ${dest}/${raw(`${MARKER}.*`)}`;
   const probe = [
     args.creates !== undefined && !args.force ? sh`[ ! -e ${args.creates} ] || { echo 'creates exists'; exit 0; }` : '',
     sh`for c in ${format.tools}; do command -v "$c" >/dev/null 2>&1 || { echo "missing $c"; exit 0; }; done`,
-    localSum !== undefined ? sh`h=${localSum}` : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=$(sha256sum < "$a") || exit 1; h=\${h%% *}`,
+    localSum !== undefined
+      ? sh`h=${localSum}`
+      : knownSum !== undefined
+        ? sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=${knownSum}`
+        : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=$(sha256sum < "$a") || exit 1; h=\${h%% *}`,
     `echo "sha256 $h"`,
     args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`,
     'exit 0',

@@ -18,6 +18,7 @@ import {
   putFile,
   remotePathArg,
   remoteStat,
+  rememberRemoteSha256,
   remoteText,
   remoteTree,
   removeQuietly,
@@ -81,6 +82,7 @@ async function uploadFile(ctx: ModuleContext, args: Args, src: string, dest: str
   const data = { dest, sha256: sum, size };
 
   if (have?.sha256 === sum && !args.force) {
+    rememberRemoteSha256(ctx, dest, sum);
     const fixes = attrDifferences(have, args);
     if (fixes.length === 0) return ok(`remote file already has sha256 ${short(sum)}`, data);
     if (ctx.check) return changed(`would set ${fixes.join(', ')} on ${dest} (content already has sha256 ${short(sum)})`, data);
@@ -92,6 +94,7 @@ async function uploadFile(ctx: ModuleContext, args: Args, src: string, dest: str
   const from = have ? ` (sha256 ${have.sha256 ? short(have.sha256) : `of a ${have.typeName}`} → ${short(sum)}), ${formatBytes(size)}` : `, ${formatBytes(size)}`;
   if (ctx.check) return { ...changed(`would ${have ? 'replace' : 'create'} ${dest}${from}`, data), diff };
   await putFile(ctx, { source: src, dest, mode: args.mode, owner: args.owner, group: args.group, existing: have, size });
+  rememberRemoteSha256(ctx, dest, sum);
   return { ...changed(`${have ? 'replaced' : 'uploaded'} ${dest}${from}${have ? '' : ` with sha256 ${short(sum)}`}`, data), diff };
 }
 

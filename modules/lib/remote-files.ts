@@ -283,6 +283,23 @@ export function localSha256(ctx: ModuleContext, path: string): Promise<string> {
   return pending;
 }
 
+/**
+ * Within one run, a remote file's sha256 that a module has just checked or
+ * written, so the next module that reads the same file (unzip after upload)
+ * need not hash 100 MB again. Keyed by the machine's address: nodes that share
+ * a machine share its files.
+ */
+const remoteShaKey = (ctx: ModuleContext, path: string): string => `remote-sha256\0${ctx.host.address}\0${path}`;
+
+export function rememberRemoteSha256(ctx: ModuleContext, path: string, sha256: string): void {
+  ctx.runCache.set(remoteShaKey(ctx, path), sha256);
+}
+
+export function knownRemoteSha256(ctx: ModuleContext, path: string): string | undefined {
+  const v = ctx.runCache.get(remoteShaKey(ctx, path));
+  return typeof v === 'string' ? v : undefined;
+}
+
 export const short = (sha256: string): string => `${sha256.slice(0, 12)}…`;
 
 export function formatBytes(n: number): string {
