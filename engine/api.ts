@@ -93,6 +93,12 @@ export interface ModuleDef<S extends z.ZodType = z.ZodType> {
    * The argument a bare string stands for: `run: echo hi` is `run: { cmd: echo hi }`.
    */
   freeForm?: string;
+  /**
+   * Arguments that are shell code (run's cmd). In them each {{ value }} is
+   * POSIX-quoted as it is rendered, so values can never become commands;
+   * {{{ value }}} inserts trusted shell text unquoted.
+   */
+  shellArgs?: readonly string[];
   /** Runs on the controller only and needs no connection (print, set_fact, assert, pause, prompt). */
   local?: boolean;
   run(ctx: ModuleContext, args: z.output<S>): Promise<ModuleResult>;

@@ -26,7 +26,7 @@ import type { ModuleRegistry } from './playbook/load.js';
 import type { Play, Playbook, Task } from './playbook/types.js';
 import { secretMasker } from './secret.js';
 import { selectTasks, type TagFilter } from './tags.js';
-import { renderDeep } from './template.js';
+import { renderDeep, renderShell, type RenderContext } from './template.js';
 import { resolvePlayHosts, selectHosts } from './inventory/select.js';
 import { canonicalJson, holdsSecret } from './journal.js';
 import { succeeded, type PriorResult, type ResumePlan } from './resume.js';
@@ -505,7 +505,7 @@ class Scheduler {
 
   private async once(play: Play, task: Task, state: HostState, vars: Record<string, unknown>): Promise<Outcome> {
     const mod = this.o.modules.get(task.module)!;
-    const rendered = renderDeep(task.args, vars, { source: `arguments of task "${task.name}"`, location: task.location });
+    const rendered = renderArgs(mod, task.args, vars, { source: `arguments of task "${task.name}"`, location: task.location });
     const parsed = mod.schema.safeParse(rendered);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -698,6 +698,17 @@ export function machineKey(h: InventoryHost): string {
 function groupsVar(inv: Inventory): Record<string, string[]> {
   const out: Record<string, string[]> = { all: [...inv.hosts.keys()] };
   for (const g of inv.groups.values()) out[g.name] = [...g.hosts];
+  return out;
+}
+
+/** A task's arguments for one host: shell-code arguments get their values quoted. */
+export function renderArgs(mod: ModuleDef, args: unknown, vars: Record<string, unknown>, ctx: RenderContext): unknown {
+  const shellArgs = mod.shellArgs ?? [];
+  if (shellArgs.length === 0 || !args || typeof args !== 'object' || Array.isArray(args)) return renderDeep(args, vars, ctx);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    out[k] = shellArgs.includes(k) && typeof v === 'string' ? renderShell(v, vars, ctx) : renderDeep(v, vars, ctx);
+  }
   return out;
 }
 

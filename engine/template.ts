@@ -6,11 +6,27 @@ import Handlebars from 'handlebars';
 import { InputError, type SourceLocation } from './errors.js';
 import { Secret } from './secret.js';
 import { registerTemplateHelpers } from './template-helpers.js';
+import { quote } from './quote.js';
 
 const hb = Handlebars.create();
 registerTemplateHelpers(hb);
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();
+const compiledShell = new Map<string, Handlebars.TemplateDelegate>();
+
+/** Thrown by the quote helper for an undefined value; renderShell names the variable. */
+class UndefinedInShell extends Error {}
+
+/** One shell word per value; a list becomes several words. */
+function shellWords(value: unknown): string {
+  if (value === undefined) throw new UndefinedInShell();
+  if (Array.isArray(value)) return value.map((v) => shellWords(v)).join(' ');
+  if (value === null) return "''";
+  if (value instanceof Secret) return quote(String(value));
+  return quote(typeof value === 'object' ? JSON.stringify(value) : String(value));
+}
+
+hb.registerHelper('quote', (...args: unknown[]) => shellWords(args.length > 1 ? args[0] : undefined));
 
 /** A template whose whole text is one variable reference yields that variable's own value (list, number, secret). */
 const SINGLE_REF = /^\{\{\s*([A-Za-z_@][\w@-]*(?:\.(?:[A-Za-z_][\w-]*|\d+))*)\s*\}\}$/;
@@ -101,6 +117,66 @@ function missingPath(text: string, vars: Record<string, unknown>): string | unde
     return undefined;
   }
   return found;
+}
+
+/**
+ * Render shell code (run's cmd): every {{ value }} becomes POSIX-quoted shell
+ * words, so a value with `;`, `$(…)`, quotes or spaces stays one literal
+ * argument. {{{ value }}} inserts trusted shell text as it is.
+ */
+export function renderShell(text: string, vars: Record<string, unknown>, ctx: RenderContext = {}): string {
+  if (!hasTemplate(text)) return text;
+  const single = SINGLE_REF.exec(text);
+  if (single) {
+    const value = lookupPath(vars, single[1]!);
+    if (value === undefined) throw undefinedVariable(single[1]!, ctx);
+    return shellWords(value);
+  }
+  let fn = compiledShell.get(text);
+  if (!fn) {
+    let ast: hbs.AST.Program;
+    try {
+      ast = hb.parse(text);
+    } catch (err) {
+      throw syntaxError(err, ctx);
+    }
+    quoteMustaches(ast);
+    fn = hb.compile(ast, { strict: true, noEscape: true });
+    compiledShell.set(text, fn);
+  }
+  try {
+    return fn(vars);
+  } catch (err) {
+    const m = /^"([^"]+)" not defined in .* - (\d+):(\d+)/.exec((err as Error).message);
+    if (m) throw undefinedVariable(missingPath(text, vars) ?? m[1]!, ctx, text, Number(m[2]), Number(m[3]));
+    if (err instanceof UndefinedInShell || err instanceof TypeError) {
+      const missing = missingPath(text, vars);
+      if (missing) throw undefinedVariable(missing, ctx);
+    }
+    throw syntaxError(err, ctx);
+  }
+}
+
+/** Turn each {{ x }} (and {{ helper a b }}) into {{ quote x }} / {{ quote (helper a b) }}; {{{ }}} stays raw. */
+function quoteMustaches(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const n = node as { type?: string; [k: string]: unknown };
+  if (n.type === 'MustacheStatement' && n['escaped'] === true) {
+    const m = n as unknown as { path: hbs.AST.Expression; params: hbs.AST.Expression[]; hash?: hbs.AST.Hash; loc: hbs.AST.SourceLocation };
+    const inner: hbs.AST.Expression =
+      m.params.length > 0 || m.hash
+        ? ({ type: 'SubExpression', path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as hbs.AST.Expression)
+        : m.path;
+    m.path = { type: 'PathExpression', data: false, depth: 0, parts: ['quote'], original: 'quote', loc: m.loc } as unknown as hbs.AST.PathExpression;
+    m.params = [inner];
+    delete (m as { hash?: unknown }).hash;
+    return;
+  }
+  for (const [key, child] of Object.entries(n)) {
+    if (key === 'loc') continue;
+    if (Array.isArray(child)) child.forEach(quoteMustaches);
+    else if (child && typeof child === 'object') quoteMustaches(child);
+  }
 }
 
 /** Render every string inside a value (task args), keeping structure. */

@@ -9,7 +9,7 @@ const envValue = z.union([z.string(), z.number(), z.boolean(), z.instanceof(Secr
 
 const schema = z
   .object({
-    cmd: z.string().min(1).optional().describe('The command as one shell string (POSIX sh syntax: pipes, &&, redirections work). Give cmd or argv, not both.'),
+    cmd: z.string().min(1).optional().describe('The command as one shell string (POSIX sh syntax: pipes, &&, redirections work); each {{ value }} in it is quoted as one word, {{{ value }}} inserts trusted shell text as it is. Give cmd or argv, not both.'),
     argv: z
       .array(z.union([z.string(), z.number()]))
       .min(1)
@@ -101,6 +101,7 @@ test -e ${path}` : sh`test -e ${path}`;
 }
 
 export default defineModule({
+  shellArgs: ['cmd'],
   name: 'run',
   description: 'Run a command on the host (shell string or argv), optionally as a detached daemon; creates/removes make it idempotent.',
   schema,

@@ -193,13 +193,23 @@ describe('injection canaries (issue 8)', () => {
     }
   });
 
-  test('control: the canary check does see a command run, when a value is templated into a shell string', async () => {
-    // run's cmd is shell code by design, like Ansible's shell module: a value templated into it is code too.
-    // Values belong in argv, env or stdin (as above). This proves the detector above would have caught an injection.
+  test("a value templated into run's cmd is quoted: it stays one word and runs nothing", async () => {
+    const dir = join(scratch.dir, 'cmd');
+    mkdirSync(dir, { recursive: true });
+    const playbook = join(dir, 'playbook.yaml');
+    writeFileSync(playbook, '- hosts: node1\n  tasks:\n    - run: "echo {{ v }}"\n      register: out\n    - assert: { that: out.stdout.startsWith(v) }\n');
+    const r = await play(scratch, playbook, lab.inventoryPath, ['-e', `v=x; touch ${ABS(0)}`]);
+    expect(r.code, transcript(r)).toBe(0);
+    expect(await onHost(lab, 'node1', `ls ${ABS(0)} 2>/dev/null || echo absent`)).toBe('absent\n');
+  });
+
+  test('control: the canary check does see a command run, when trusted shell text is inserted with {{{ }}}', async () => {
+    // {{{ }}} is the explicit way to put shell text into run's cmd; this proves
+    // the detector above would have caught an injection.
     const dir = join(scratch.dir, 'control');
     mkdirSync(dir, { recursive: true });
     const playbook = join(dir, 'playbook.yaml');
-    writeFileSync(playbook, '- hosts: node1\n  tasks:\n    - run: "echo {{ v }}"\n');
+    writeFileSync(playbook, '- hosts: node1\n  tasks:\n    - run: "echo {{{ v }}}"\n');
     const r = await play(scratch, playbook, lab.inventoryPath, ['-e', `v=x; touch ${ABS(0)}`]);
     expect(r.code, transcript(r)).toBe(0);
     expect(await onHost(lab, 'node1', `ls ${ABS(0)}`)).toBe(`${ABS(0)}\n`);

@@ -218,9 +218,10 @@ describe('Prometheus and Grafana from the topology', () => {
     expect(destroy.code, why(destroy)).toBe(0);
     expect(new Set(results(destroy).map((e) => e.host))).toEqual(new Set(['grafana']));
     expect((await lab.sshExec('node2', 'test -e /opt/grafana/grafana_iotdb')).code).toBe(1);
-    // Prometheus, its data and the cluster are untouched.
+    // Prometheus, its data and the cluster are untouched: both nodes are still
+    // scraped (polled: one scrape of a busy machine may time out at a 2 s interval).
     expect((await lab.sshExec('node2', 'test -d /opt/prometheus/prometheus_iotdb/data')).code).toBe(0);
-    expect((await targets()).every((t) => t.health === 'up')).toBe(true);
+    expect(await allTargetsUp()).toHaveLength(2);
   }, 120_000);
 
   it('stops and destroys everything', async () => {

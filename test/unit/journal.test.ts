@@ -136,7 +136,7 @@ describe('the run journal', () => {
     const inv = makeInventory({ a: { db_pw: new Secret(pw) } });
     const s = setup({ 'main.yaml': '- hosts: all\n  tasks:\n    - name: uses it\n      shell: "login {{ db_pw }}"\n      register: out\n' }, inv);
     // The shell test module gets the masked text (templates do not reveal secrets); the host echoes the real value back.
-    const r = await run(s, { a: [{ run: 'login ********', stdout: `token ${pw}\n` }] });
+    const r = await run(s, { a: [{ run: "login '********'", stdout: `token ${pw}\n` }] });
     const text = readFileSync(r.journal.path, 'utf8');
     expect(text).not.toContain(pw);
     expect(text).not.toContain(JSON.stringify(pw).slice(1, -1));

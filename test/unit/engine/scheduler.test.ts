@@ -233,6 +233,14 @@ describe('task keywords', () => {
     expect(kinds.indexOf('handler_start')).toBeGreaterThan(kinds.lastIndexOf('task_start'));
   });
 
+  test('a value in shell code reaches the host as one quoted word, never as a command', async () => {
+    const inv = makeInventory({ a: { dir: "/opt/x; touch /tmp/CANARY" } });
+    const h = await run(`- hosts: all\n  tasks:\n    - shell: "ls {{ dir }}"\n`, inv, {
+      expect: { a: [{ run: "ls '/opt/x; touch /tmp/CANARY'" }] },
+    });
+    expect(h.exitCode).toBe(0);
+  });
+
   test('check mode reaches the modules', async () => {
     const h = await run(`- hosts: all\n  tasks:\n    - print: "{{ runbook.check }}"\n`, makeInventory({ a: {} }), { check: true });
     expect(h.results()[0]?.msg).toBe('true');

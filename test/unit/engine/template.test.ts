@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { evaluate, evaluateBool } from '../../../engine/expr.js';
-import { referencedVariables, renderDeep, renderString, renderValue } from '../../../engine/template.js';
+import { referencedVariables, renderDeep, renderShell, renderString, renderValue } from '../../../engine/template.js';
 
 describe('templates', () => {
   test('a single reference keeps the value\'s type', () => {
@@ -52,5 +52,29 @@ describe('conditions (CEL)', () => {
 
   test('no JavaScript escapes: eval-like input is just a parse error', () => {
     expect(() => evaluate('process.exit(1)', {})).toThrow();
+  });
+});
+
+describe('shell code (run cmd): values are quoted by construction', () => {
+  const hostile = ["it's; touch /tmp/CANARY", '$(id)', '`id`', 'a b', 'x\ny', ''];
+
+  test('each value is one literal word, read back byte for byte by sh', async () => {
+    const { execFileSync } = await import('node:child_process');
+    for (const v of hostile) {
+      const cmd = renderShell('printf %s {{ v }}', { v });
+      expect(execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' })).toBe(v);
+    }
+  });
+
+  test('helpers and paths are quoted too; {{{ }}} inserts trusted shell text', () => {
+    expect(renderShell('ls {{ dir }}/bin {{ join xs "," }}', { dir: '/opt/my dir', xs: ['a', 'b c'] })).toBe("ls '/opt/my dir'/bin 'a,b c'");
+    expect(renderShell('{{ list }}', { list: ['a b', 'c'] })).toBe("'a b' c");
+    expect(renderShell('echo {{{ raw }}}', { raw: '$HOME | wc' })).toBe('echo $HOME | wc');
+    expect(renderShell('{{#if on}}start {{ name }}{{/if}}', { on: true, name: 'x;y' })).toBe("start 'x;y'");
+  });
+
+  test('an undefined variable is still an error naming it', () => {
+    expect(() => renderShell('echo {{ nope }} and {{ x }}', { x: 1 })).toThrow('undefined variable "nope"');
+    expect(() => renderShell('echo {{ a.b }} more', { a: {} })).toThrow('undefined variable "a.b"');
   });
 });

@@ -7,6 +7,7 @@ export const shell = defineModule({
   name: 'shell',
   description: 'test: run a command',
   freeForm: 'cmd',
+  shellArgs: ['cmd'],
   schema: z.object({ cmd: z.string().describe('command') }).strict(),
   examples: [],
   async run(ctx, args) {
