@@ -212,6 +212,7 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
       check: selection.check,
       diff: Boolean(argv['diff']),
       forks: argv['forks'] as number | undefined,
+      taskTimeout: argv['task-timeout'] as number | undefined,
       yes: selection.yes,
       force: selection.force,
       verbose,
@@ -379,6 +380,7 @@ await yargs(hideBin(process.argv))
         .option('check', { alias: 'C', type: 'boolean', describe: 'report what would change, change nothing' })
         .option('diff', { alias: 'D', type: 'boolean', describe: 'show differences in changed files' })
         .option('forks', { alias: 'f', type: 'number', describe: 'hosts in parallel (default 50)' })
+        .option('task-timeout', { type: 'number', describe: 'seconds any task may run unless it sets timeout: (default 3600; 0: no limit)' })
         .option('yes', { type: 'boolean', describe: 'confirm destructive operations' })
         .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
         .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal, plain otherwise' })

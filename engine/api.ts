@@ -99,6 +99,13 @@ export interface ModuleDef<S extends z.ZodType = z.ZodType> {
    * {{{ value }}} inserts trusted shell text unquoted.
    */
   shellArgs?: readonly string[];
+  /**
+   * Arguments naming files on the controller that must exist: `file` is
+   * resolved from the playbook's folder, `template` also looks in its
+   * templates/ folder and the built-in templates. Literal values are checked
+   * before any host is touched.
+   */
+  localPaths?: Readonly<Record<string, 'file' | 'template'>>;
   /** Runs on the controller only and needs no connection (print, set_fact, assert, pause, prompt). */
   local?: boolean;
   run(ctx: ModuleContext, args: z.output<S>): Promise<ModuleResult>;

@@ -32,6 +32,8 @@ import { canonicalJson, holdsSecret } from './journal.js';
 import { succeeded, type PriorResult, type ResumePlan } from './resume.js';
 
 export const DEFAULT_FORKS = 50;
+/** Seconds a task may run when neither it nor --task-timeout says otherwise. */
+export const DEFAULT_TASK_TIMEOUT_S = 3600;
 /** After an interrupt, how long modules in flight may take to stop before the recap. */
 export const DEFAULT_GRACE_MS = 1500;
 
@@ -48,6 +50,8 @@ export interface RunOptions {
   check?: boolean | undefined;
   diff?: boolean | undefined;
   forks?: number | undefined;
+  /** Seconds any task may run unless it sets its own timeout (default an hour; 0: no limit). */
+  taskTimeout?: number | undefined;
   yes?: boolean | undefined;
   force?: boolean | undefined;
   verbose?: boolean | undefined;
@@ -516,6 +520,10 @@ class Scheduler {
     }
     const conn = mod.local ? undefined : await this.connectionFor(task, state);
     const timeoutMs = task.timeout !== undefined ? task.timeout * 1000 : undefined;
+    // Every task has a deadline, so a hung command cannot hold the run forever:
+    // its own timeout, else --task-timeout, else an hour; 0 means none.
+    const limitS = task.timeout ?? this.o.taskTimeout ?? DEFAULT_TASK_TIMEOUT_S;
+    const limitMs = limitS > 0 ? limitS * 1000 : undefined;
     const controller = new AbortController();
     const onAbort = () => controller.abort(this.signal.reason);
     this.signal.addEventListener('abort', onAbort, { once: true });
@@ -540,14 +548,16 @@ class Scheduler {
     let result: ModuleResult;
     try {
       const running = mod.run(ctx, parsed.data);
-      result = timeoutMs
+      result = limitMs
         ? await Promise.race([
             running,
             new Promise<ModuleResult>((resolve) => {
               timer = setTimeout(() => {
+                const why = task.timeout !== undefined ? 'its timeout' : this.o.taskTimeout !== undefined ? '--task-timeout' : 'the default task timeout';
+                // Settle first: a module that returns as soon as it is cancelled must not win the race.
+                resolve({ status: 'failed', msg: `timed out after ${limitS} s (${why}); the task was cancelled on the host. Set timeout: on the task, or --task-timeout, if it needs longer` });
                 controller.abort(new Error('timeout'));
-                resolve({ status: 'failed', msg: `timed out after ${task.timeout} s` });
-              }, timeoutMs);
+              }, limitMs);
             }),
           ])
         : await running;

@@ -41,6 +41,7 @@ const schema = z
   .strict();
 
 export default defineModule({
+  localPaths: { src: 'template' },
   name: 'template',
   description:
     "Render a handlebars template with the host's variables and write it to the host, atomically and only when its sha256 differs. With --diff shows a unified diff (secrets masked).",

@@ -50,6 +50,7 @@ type Args = z.output<typeof schema>;
 const DIFF_LIMIT = 256 * 1024;
 
 export default defineModule({
+  localPaths: { src: 'file' },
   name: 'upload',
   description:
     'Copy a local file or directory to the host. Streams (memory stays flat), skips files whose remote sha256 already matches, and writes each file under a temporary name before renaming it, so the destination is never partial.',

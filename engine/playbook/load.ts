@@ -3,7 +3,7 @@
 // All problems are collected and thrown together as InputErrors, each at its
 // file:line:col, before any host is contacted.
 
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { ModuleDef } from '../api.js';
@@ -11,6 +11,7 @@ import { didYouMean, InputError, InputErrors } from '../errors.js';
 import { compileExpression } from '../expr.js';
 import { SourceFile, type YamlPath } from '../source.js';
 import { hasTemplate } from '../template.js';
+import { builtinTemplatesDir } from '../paths.js';
 import { checkKeys, schemaErrors } from '../validate.js';
 import { IMPORT_KEYS, PLAY_KEYS, TASK_KEYS, type Play, type Playbook, type Task } from './types.js';
 
@@ -304,7 +305,10 @@ class Loader {
       return args;
     }
     const res = mod.schema.safeParse(args);
-    if (res.success) return args;
+    if (res.success) {
+      this.checkLocalPaths(src, at, mod, args);
+      return args;
+    }
     const shape = objectShape(mod.schema);
     // With the schema and the value, messages can say what was found ("got string "30"") and hint at the fix.
     const context = { schema: mod.schema, value: args };
@@ -321,6 +325,25 @@ class Loader {
     );
     this.errors.push(...unknown, ...withHint(schemaErrors(rest, src, at, what, context), mod));
     return args;
+  }
+
+  /** A literal local path that does not exist is an input error now, not a failure on a host later. */
+  private checkLocalPaths(src: SourceFile, at: YamlPath, mod: ModuleDef, args: unknown): void {
+    if (!mod.localPaths || !isMap(args)) return;
+    const baseDir = dirname(src.path);
+    for (const [name, kind] of Object.entries(mod.localPaths)) {
+      const value = args[name];
+      if (typeof value !== 'string' || value === '' || hasTemplate(value)) continue;
+      const candidates = isAbsolute(value)
+        ? [value]
+        : kind === 'template'
+          ? [resolve(baseDir, value), resolve(baseDir, 'templates', value), join(builtinTemplatesDir, value)]
+          : [resolve(baseDir, value)];
+      if (candidates.some((c) => existsSync(c))) continue;
+      this.errors.push(
+        src.error([...at, name], `${mod.name}'s ${name} "${value}" does not exist on this machine (looked for ${candidates.join(', ')})`, 'paths are relative to the playbook\'s folder; check the name, or create the file first'),
+      );
+    }
   }
 
   private checkNotify(src: SourceFile, at: YamlPath, tasks: Task[], handlers: Task[]): void {

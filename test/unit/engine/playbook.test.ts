@@ -116,6 +116,17 @@ describe('errors point at file:line:col with the line, a caret and a hint', () =
     expect(text).toContain('did you mean "restart"?');
   });
 
+  test('a literal local file that does not exist is reported before any host is touched', () => {
+    const text = errorText({
+      'main.yaml': '- hosts: all\n  tasks:\n    - upload: { src: files/app.tar.gz, dest: /opt/ }\n    - template: { src: app.conf.hbs, dest: /etc/app.conf }\n',
+      'files/other.txt': 'x',
+      'templates/app.conf.hbs': 'port=1\n',
+    });
+    expect(text).toContain('main.yaml:3:22: upload\'s src "files/app.tar.gz" does not exist on this machine');
+    expect(text).not.toContain('template\'s src');
+    expect(text).toContain('1 problem found');
+  });
+
   test('a wrong type says what was expected', () => {
     expect(errorText({ 'main.yaml': '- hosts: all\n  tasks:\n    - print: hi\n      retries: "3"\n' })).toContain(
       'main.yaml:4:16: retries must be a number ≥ 0, got "3"',

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { ModuleDef } from '../../../engine/api.js';
+import { z } from 'zod';
+import { defineModule, type ModuleDef } from '../../../engine/api.js';
 import { UnreachableError } from '../../../engine/errors.js';
 import { EventBus, type RunEvent } from '../../../engine/events.js';
 import type { Inventory } from '../../../engine/inventory/types.js';
@@ -29,6 +30,7 @@ async function run(
     extraVars?: Record<string, unknown>;
     check?: boolean;
     signal?: AbortSignal;
+    taskTimeout?: number;
   } = {},
 ): Promise<Harness & { exitCode: number }> {
   const files = typeof yaml === 'string' ? { 'main.yaml': yaml } : yaml;
@@ -53,6 +55,7 @@ async function run(
     extraVars: opts.extraVars,
     check: opts.check,
     signal: opts.signal,
+    taskTimeout: opts.taskTimeout,
   });
   for (const c of conns.values()) c.assertDone();
   const results = (task?: string) =>
@@ -239,6 +242,27 @@ describe('task keywords', () => {
       expect: { a: [{ run: "ls '/opt/x; touch /tmp/CANARY'" }] },
     });
     expect(h.exitCode).toBe(0);
+  });
+
+  test('a task that hangs is cancelled at --task-timeout, and its module sees the cancellation', async () => {
+    let cancelled = false;
+    const hang = defineModule({
+      name: 'hang',
+      description: 'test: wait until cancelled',
+      schema: z.object({}).strict(),
+      examples: [],
+      run: (ctx) =>
+        new Promise((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            cancelled = true;
+            resolve({ status: 'ok', msg: 'not reached' });
+          }),
+        ),
+    }) as ModuleDef;
+    const h = await run(`- hosts: all\n  tasks:\n    - hang: {}\n`, makeInventory({ a: {} }), { modules: [hang], taskTimeout: 0.05 });
+    expect(h.results()[0]).toMatchObject({ status: 'failed', msg: expect.stringContaining('timed out after 0.05 s (--task-timeout)') });
+    expect(cancelled).toBe(true);
+    expect(h.exitCode).toBe(1);
   });
 
   test('check mode reaches the modules', async () => {
