@@ -4,7 +4,7 @@
 // the templates render the document's taos.cfg and nginx configuration; the
 // simulated taos client's tables read back through the TDengine dialect.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -154,7 +154,10 @@ describe('the shipped inventories', () => {
   test('without the package the shipped inventories fail only for that', () => {
     withEnv({ TDENGINE_PASSWORD: 'x' });
     expect(problems(() => loadInventory(sample('tdengine-3dnodes.yaml')))).toHaveLength(1);
-    expect(problems(() => loadInventory(sample('tdengine-lab.yaml')))).toHaveLength(1);
+    // The lab variant points at the package `runbook lab package tdengine` builds; once built, it loads cleanly.
+    const labPackage = '/root/.runbook/lab/packages/TDengine-server-3.3.2.0-Linux-x64.tar.gz';
+    if (existsSync(labPackage)) expect(() => loadInventory(sample('tdengine-lab.yaml'))).not.toThrow();
+    else expect(problems(() => loadInventory(sample('tdengine-lab.yaml')))).toHaveLength(1);
     const [p] = problems(() => loadInventory(sample('tdengine-3dnodes.yaml')));
     expect(p).toMatch(/cluster\.package names .*TDengine-server-3\.3\.2\.0-Linux-x64\.tar\.gz, which does not exist/);
   });
