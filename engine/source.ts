@@ -8,6 +8,11 @@ import { InputError, type SourceLocation } from './errors.js';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
+export interface TextSettings {
+  values: Record<string, string>;
+  paths: Record<string, YamlPath>;
+}
+
 /**
  * Limits on what runbook agrees to read. A playbook or inventory is a few
  * kilobytes; a file far beyond these is a mistake (a package or a log given
@@ -219,6 +224,26 @@ export class SourceFile {
       }
     }
     return undefined;
+  }
+
+  /**
+   * A scalar's text as the file spells it. A config value such as 1.0 or 0123
+   * must reach the product as written, not as the number JavaScript made of it.
+   */
+  scalarText(path: YamlPath, value: unknown): string {
+    if (typeof value === 'string') return value.trim();
+    const node = this.doc.getIn(path, true);
+    return isScalar(node) && node.range ? this.text.slice(node.range[0], node.range[1]).trim() : String(value);
+  }
+
+  /** A mapping of settings (flags, cfg keys) as text as spelled, each with its path for error messages. */
+  textSettings(raw: Record<string, string | number | boolean> | null | undefined, path: YamlPath): TextSettings {
+    const out: TextSettings = { values: {}, paths: {} };
+    for (const [key, value] of Object.entries(raw ?? {})) {
+      out.paths[key] = [...path, key];
+      out.values[key] = this.scalarText([...path, key], value);
+    }
+    return out;
   }
 
   error(path: YamlPath, message: string, hint?: string, onKey = false): InputError {

@@ -18,7 +18,6 @@
 import { jdkTarName, runtimeVars, type IotdbRuntimeVars } from './runtime.js';
 import { statSync } from 'node:fs';
 import { basename, dirname, posix, resolve } from 'node:path';
-import { isScalar } from 'yaml';
 import { didYouMean } from '../../errors.js';
 import { buildInventory } from '../../inventory/load.js';
 import { connectionDraft, sshSchema, type ConnectionDraft, type HostDraft, type GroupDraft, type InventoryDraft } from '../../inventory/runbook-form.js';
@@ -467,9 +466,7 @@ class SectionReader {
 function scalarText(source: SourceFile, path: YamlPath, value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value !== 'number' && typeof value !== 'boolean' && typeof value !== 'bigint') return undefined;
-  const node = source.doc.getIn(path, true);
-  if (isScalar(node) && node.range) return source.text.slice(node.range[0], node.range[1]).trim();
-  return String(value);
+  return source.scalarText(path, value);
 }
 
 function kindOf(v: unknown): string {

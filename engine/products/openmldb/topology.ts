@@ -21,14 +21,13 @@
 
 import { statSync } from 'node:fs';
 import { basename, dirname, posix, resolve } from 'node:path';
-import { isScalar } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { buildInventory } from '../../inventory/load.js';
 import { connectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft } from '../../inventory/runbook-form.js';
 import { newLoadContext, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
-import type { SourceFile, YamlPath } from '../../source.js';
+import type { SourceFile, TextSettings, YamlPath } from '../../source.js';
 import { schemaErrors } from '../../validate.js';
 import { readConfHosts, type ConfHostsEntry } from './conf-hosts.js';
 
@@ -275,10 +274,7 @@ interface ZkServer {
 /** A place to point an error at: a yaml node, or a line of the conf/hosts file. */
 type Where = { yaml: YamlPath } | { file: string; line: number; lineText: string };
 
-interface Layer {
-  values: Record<string, string>;
-  paths: Record<string, YamlPath>;
-}
+type Layer = TextSettings;
 
 function problem(ctx: LoadContext, where: Where, message: string, hint?: string, onKey = false): void {
   if ('yaml' in where) ctx.errors.push(ctx.source.error(where.yaml, message, hint, onKey));
@@ -341,7 +337,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
         source.error([section], `${section} are listed here and in ${confHostsFile} ([${role}] at line ${fromFile[0]!.line})`, `keep one list: remove ${section} here, or the [${role}] section there`, true),
       );
     }
-    const roleFlags = flagLayer(source, role === 'taskmanager' ? cluster.taskmanager_properties : cluster[`${role}_flags` as 'tablet_flags'], ['cluster', role === 'taskmanager' ? 'taskmanager_properties' : `${role}_flags`]);
+    const roleFlags = source.textSettings(role === 'taskmanager' ? cluster.taskmanager_properties : cluster[`${role}_flags` as 'tablet_flags'], ['cluster', role === 'taskmanager' ? 'taskmanager_properties' : `${role}_flags`]);
     fromYaml.forEach((raw, i) => components.push(yamlComponent(role, i, raw, roleFlags, cluster.deploy_dir, ctx)));
     if (fromYaml.length === 0) {
       fromFile.forEach((e, i) => {
@@ -422,7 +418,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
       hint: 'use an odd number: 1, 3 or 5',
     });
   }
-  const zkSettings = flagLayer(source, t.zookeeper?.['zoo.cfg'], ['zookeeper', 'zoo.cfg']);
+  const zkSettings = source.textSettings(t.zookeeper?.['zoo.cfg'], ['zookeeper', 'zoo.cfg']);
   for (const key of Object.keys(zkSettings.values)) {
     const managed = MANAGED_ZOO_CFG[key] ?? (/^server\.\d+$/.test(key) ? 'the zookeeper servers list' : undefined);
     if (managed) errors.push(source.error(zkSettings.paths[key]!, `${key} is written by runbook from ${managed}`, 'remove it here and set it there', true));
@@ -571,7 +567,7 @@ function yamlComponent(role: OpenmldbRole, i: number, raw: ComponentInput, roleF
   const port = Number(raw.endpoint.slice(at + 1));
   const conn = raw.ssh ? connectionDraft(raw.ssh, [...path, 'ssh'], `${SECTION[role]}[${i}].ssh`, ctx) : {};
   conn.address = raw.address ?? host;
-  const own = flagLayer(ctx.source, raw.flags, [...path, 'flags']);
+  const own = ctx.source.textSettings(raw.flags, [...path, 'flags']);
   return {
     role,
     index: i + 1,
@@ -673,20 +669,6 @@ function componentVarsOf(c: Component, s: Shared, order: number, ctx: LoadContex
   };
 }
 
-/** Flag values as text, as the file spells them (1.0 stays 1.0). */
-function flagLayer(source: SourceFile, raw: Record<string, string | number | boolean> | null | undefined, path: YamlPath): Layer {
-  const layer: Layer = { values: {}, paths: {} };
-  for (const [key, value] of Object.entries(raw ?? {})) {
-    const at = [...path, key];
-    layer.paths[key] = at;
-    if (typeof value === 'string') layer.values[key] = value.trim();
-    else {
-      const node = source.doc.getIn(at, true);
-      layer.values[key] = isScalar(node) && node.range ? source.text.slice(node.range[0], node.range[1]).trim() : String(value);
-    }
-  }
-  return layer;
-}
 
 function checkZkCluster(value: string, ctx: LoadContext): void {
   const parts = value.split(',').map((p) => p.trim());

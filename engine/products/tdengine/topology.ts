@@ -17,7 +17,6 @@
 
 import { statSync } from 'node:fs';
 import { basename, dirname, posix, resolve } from 'node:path';
-import { isScalar } from 'yaml';
 import { z } from 'zod';
 import { didYouMean } from '../../errors.js';
 import { buildInventory } from '../../inventory/load.js';
@@ -25,7 +24,7 @@ import { connectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type
 import { newLoadContext, readSecretField, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
 import { Secret } from '../../secret.js';
-import type { SourceFile, YamlPath } from '../../source.js';
+import type { SourceFile, TextSettings, YamlPath } from '../../source.js';
 import { schemaErrors } from '../../validate.js';
 import {
   adapterPattern,
@@ -311,7 +310,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
   const password = cluster.password === undefined || cluster.password === null ? new FactoryDefaultPassword() : readSecretField(cluster.password, ['cluster', 'password'], 'cluster.password', ctx);
 
   // Cluster-wide taos.cfg.
-  const clusterCfg = cfgLayer(source, cluster['taos.cfg'], ['cluster', 'taos.cfg']);
+  const clusterCfg = source.textSettings(cluster['taos.cfg'], ['cluster', 'taos.cfg']);
   for (const key of Object.keys(clusterCfg.values)) {
     const managed = MANAGED_KEYS[key];
     if (managed) errors.push(source.error(clusterCfg.paths[key]!, `${key} is written by runbook from ${managed}`, managedHint(key), true));
@@ -334,7 +333,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
         source.error([...d.path, 'fqdn'], `fqdn of ${d.name} is "${d.raw.fqdn}", which is not a host name`, 'TDengine identifies dnodes by FQDN: use the name `hostname -f` prints on that machine, and put an IP address in address'),
       );
     }
-    const own = cfgLayer(source, d.raw['taos.cfg'], [...d.path, 'taos.cfg']);
+    const own = source.textSettings(d.raw['taos.cfg'], [...d.path, 'taos.cfg']);
     for (const key of Object.keys(own.values)) {
       const at = own.paths[key]!;
       if (MANAGED_KEYS[key]) errors.push(source.error(at, `${key} of ${d.name} is written by runbook from ${MANAGED_KEYS[key]}`, managedHint(key), true));
@@ -475,7 +474,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     const cfgDir = `${d.home}/cfg`;
     const dataDir = normaliseDir(d.raw.dataDir);
     const logDir = normaliseDir(d.raw.logDir);
-    const own = cfgLayer(source, d.raw['taos.cfg'], [...d.path, 'taos.cfg']).values;
+    const own = source.textSettings(d.raw['taos.cfg'], [...d.path, 'taos.cfg']).values;
     const cfg: Record<string, string> = {
       firstEp: firstEp.endpoint,
       fqdn: d.raw.fqdn,
@@ -605,25 +604,6 @@ function hostConnection(ssh: z.output<typeof sshSchema> | undefined, path: YamlP
   return ssh ? connectionDraft(ssh, path, what, ctx) : {};
 }
 
-interface CfgLayer {
-  values: Record<string, string>;
-  paths: Record<string, YamlPath>;
-}
-
-/** taos.cfg values as text, as the file spells them (1.0 stays 1.0). */
-function cfgLayer(source: SourceFile, raw: Record<string, string | number | boolean> | null | undefined, path: YamlPath): CfgLayer {
-  const layer: CfgLayer = { values: {}, paths: {} };
-  for (const [key, value] of Object.entries(raw ?? {})) {
-    const at = [...path, key];
-    layer.paths[key] = at;
-    if (typeof value === 'string') layer.values[key] = value.trim();
-    else {
-      const node = source.doc.getIn(at, true);
-      layer.values[key] = isScalar(node) && node.range ? source.text.slice(node.range[0], node.range[1]).trim() : String(value);
-    }
-  }
-  return layer;
-}
 
 function managedHint(key: string): string {
   switch (key) {
