@@ -3,6 +3,7 @@
 // names a product itself. The CLI calls registerBuiltinProducts() once.
 
 import { registerProductAdapter } from '../inventory/adapters.js';
+import { dolphindbTopologyAdapter } from './dolphindb/topology.js';
 import { iotdbTopologyAdapter } from './iotdb/topology.js';
 import { iotdbDualActiveAdapter } from './iotdb-dual-active/pair.js';
 import { openmldbTopologyAdapter } from './openmldb/topology.js';
@@ -13,4 +14,5 @@ export function registerBuiltinProducts(): void {
   registerProductAdapter(iotdbDualActiveAdapter);
   registerProductAdapter(openmldbTopologyAdapter);
   registerProductAdapter(tdengineTopologyAdapter);
+  registerProductAdapter(dolphindbTopologyAdapter);
 }
