@@ -46,9 +46,16 @@ export function labCommand(wrap: Wrap): CommandModule {
         .command(
           'package <product>',
           'build a simulated product package (a test double, labelled simulated) and print its path',
-          (b) => b.positional('product', { type: 'string', demandOption: true }).option('out', { type: 'string', describe: 'output folder' }),
+          (b) =>
+            b
+              .positional('product', { type: 'string', demandOption: true })
+              .option('out', { type: 'string', describe: 'output folder' })
+              // Here --version names the product version to build, not runbook's own.
+              .version(false)
+              .option('version', { type: 'string', describe: 'product version to build (packages that offer several, e.g. dolphindb)' }),
           wrap(async (argv: Record<string, unknown>) => {
-            out(formatLabPackage(await buildLabPackage(String(argv['product']), { outDir: argv['out'] as string | undefined })));
+            const version = argv['version'] as string | undefined;
+            out(formatLabPackage(await buildLabPackage(String(argv['product']), { outDir: argv['out'] as string | undefined, version })));
           }),
         )
         .demandCommand(1, 'name a lab action: up, status, down or package'),

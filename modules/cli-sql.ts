@@ -1,5 +1,6 @@
 // cli-sql: run statements through a product's own command-line client on the
-// target (IoTDB start-cli.sh, TDengine taos, OpenMLDB openmldb) and turn its
+// target (IoTDB start-cli.sh, TDengine taos, OpenMLDB openmldb, DolphinDB's
+// dolphindb in terminal mode) and turn its
 // table output into rows. How each client is called and how its tables look
 // lives in lib/cli-dialects.ts.
 
@@ -14,18 +15,18 @@ const cell = z.union([z.string(), z.number(), z.boolean()]);
 
 const schema = z
   .object({
-    dialect: z.enum(['iotdb', 'tdengine', 'openmldb', 'dolphindb']).describe('Which product\'s client to use. dolphindb has no CLI dialect yet and fails with a hint.'),
+    dialect: z.enum(['iotdb', 'tdengine', 'openmldb', 'dolphindb']).describe('Which product\'s client to use. dolphindb runs `<home>/dolphindb -remoteHost <host> -remotePort <port>` with the script on stdin, after a login line built on the host from the password.'),
     statements: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-      .describe('One statement, or a list run in order (one client call each); the first failure stops the rest.'),
+      .describe('One statement, or a list run in order (one client call each); the first failure stops the rest. A DolphinDB statement may be a whole script (lines or `;`), run in one session, e.g. "use ops; getAllLicenses()".'),
     host: z.string().optional().describe("Server address given to the client (default: the client's own default, e.g. 127.0.0.1 for IoTDB, taos.cfg's firstEp for TDengine)."),
-    port: z.coerce.number().int().min(1).max(65535).optional().describe('Server port given to the client (IoTDB -p, TDengine -P, OpenMLDB standalone --port).'),
+    port: z.coerce.number().int().min(1).max(65535).optional().describe('Server port given to the client (IoTDB -p, TDengine -P, OpenMLDB standalone --port, DolphinDB -remotePort).'),
     endpoints: z
       .array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port'))
       .min(1)
       .optional()
       .describe('Servers to try in order, as host:port, instead of host and port; the first that answers the first statement is used (as iotdbctl asks each DataNode in turn).'),
-    user: z.string().optional().describe('User name given to the client.'),
+    user: z.string().optional().describe('User name given to the client (DolphinDB: in the login line; default admin when a password is given).'),
     password: secretArg()
       .optional()
       .describe('Password; passed through an environment variable the remote shell expands, so it is never in the command text, and masked in all output.'),
@@ -116,7 +117,7 @@ async function runOne(ctx: ModuleContext, d: Dialect, stmt: string, o: ClientOpt
 
 export default defineModule({
   name: 'cli-sql',
-  description: "Run SQL through a product's own CLI on the target (IoTDB, TDengine, OpenMLDB) and parse its tables into rows.",
+  description: "Run SQL through a product's own CLI on the target (IoTDB, TDengine, OpenMLDB, DolphinDB) and parse its tables into rows.",
   schema,
   examples: [
     {
@@ -139,6 +140,18 @@ export default defineModule({
   register: dnodes`,
     },
     {
+      title: 'Start DolphinDB data nodes through the controller, then list the cluster',
+      yaml: `- cli-sql:
+    dialect: dolphindb
+    home: /DolphinDB/server
+    host: 10.0.0.80
+    port: 8900
+    user: admin
+    password: "{{ dolphindb_password }}"
+    statements: ['startDataNode(["P1-datanode", "P2-datanode"])', 'getClusterPerf()']
+  register: perf`,
+    },
+    {
       title: 'Turn on OpenMLDB auto failover through the nameserver client',
       yaml: `- cli-sql:
     dialect: openmldb
@@ -154,7 +167,7 @@ export default defineModule({
     if (d.unsupported !== undefined) return failed(d.unsupported);
 
     const statements = typeof a.statements === 'string' ? [a.statements] : a.statements;
-    const readOnly = statements.every(isReadOnly);
+    const readOnly = statements.every((s) => (d.readOnly ? d.readOnly(s) : isReadOnly(s)));
     if (ctx.check && !readOnly) {
       const n = statements.length;
       return skipped(ctx.mask(`would run ${n} statement${n === 1 ? '' : 's'} with the ${d.product} client, starting with ${shortStmt(statements[0]!)}`));

@@ -22,6 +22,8 @@ const ARCHIVER_VERSION = 1;
 export interface LabPackageOptions {
   /** Default: runbookHome()/lab/packages. */
   outDir?: string | undefined;
+  /** Build this version instead of the package's default (only packages with `withVersion`). */
+  version?: string | undefined;
 }
 
 export interface LabPackageResult {
@@ -35,6 +37,8 @@ export interface LabPackageResult {
   rebuilt: boolean;
   /** Why it was (or was not) rebuilt, for the CLI to print. */
   reason: string;
+  /** Files the package wrote beside the archive (licenses, …). */
+  besides: string[];
 }
 
 export function defaultPackagesDir(): string {
@@ -47,14 +51,15 @@ export async function labPackage(product: string, opts: LabPackageOptions = {}):
 }
 
 export async function buildLabPackage(product: string, opts: LabPackageOptions = {}): Promise<LabPackageResult> {
-  const pkg = simulatedPackages[product];
-  if (pkg === undefined) {
+  const known = simulatedPackages[product];
+  if (known === undefined) {
     const known = Object.keys(simulatedPackages).sort();
     const guess = didYouMean(product, known);
     throw new LabError('unknown-product', `there is no simulated package for ${JSON.stringify(product)}${guess ? `; did you mean ${guess}?` : ''}`, {
       hint: `known products: ${known.join(', ')}`,
     });
   }
+  const pkg = withVersion(known, opts.version);
   const archiver = pkg.format === 'zip' ? 'zip' : 'tar';
   const tool = requireTools([archiver], `building the ${pkg.format} archive of ${product}`)[archiver];
   const outDir = resolve(opts.outDir ?? defaultPackagesDir());
@@ -62,7 +67,7 @@ export async function buildLabPackage(product: string, opts: LabPackageOptions =
   const archive = join(outDir, pkg.archiveName);
   const record = join(outDir, `.${pkg.archiveName}.build.json`);
   const staging = mkdtempSync(join(outDir, `.build-${product}-`));
-  const base = { product, version: pkg.version, format: pkg.format, topDir: pkg.topDir, path: archive };
+  const base = { product, version: pkg.version, format: pkg.format, topDir: pkg.topDir, path: archive, besides: (await pkg.besides?.(outDir)) ?? [] };
   try {
     const top = join(staging, pkg.topDir);
     mkdirSync(top);
@@ -115,6 +120,14 @@ export async function buildLabPackage(product: string, opts: LabPackageOptions =
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+function withVersion(pkg: SimulatedPackage, version: string | undefined): SimulatedPackage {
+  if (version === undefined) return pkg;
+  if (pkg.withVersion === undefined) {
+    throw new LabError('bad-input', `the simulated ${pkg.product} package is built in one version only (${pkg.version}); drop --version`);
+  }
+  return pkg.withVersion(version);
 }
 
 interface Entry {

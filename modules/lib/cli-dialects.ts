@@ -47,6 +47,8 @@ export interface Dialect {
   errorText(stdout: string, stderr: string, o: ClientOptions): string | undefined;
   /** The first table in the client's output (no columns and no rows when there is none). */
   parse(stdout: string): Table;
+  /** True when the statement only reads (safe in check mode); default: isReadOnly. */
+  readOnly?(statement: string): boolean;
 }
 
 const EMPTY: Table = { columns: [], rows: [] };
@@ -286,18 +288,67 @@ export const openmldb: Dialect = {
   },
 };
 
+/**
+ * DolphinDB's console output as the server's terminal mode prints it: each
+ * result on its own, separated by a blank line; a table is a header line, a
+ * line of dash runs (one per column, one space apart) and its rows. Columns
+ * are cut at the dash runs, so values with spaces stay whole. Without a table,
+ * every non-empty line is a row `{ value }` (scalars such as `version()`).
+ */
+export function parseDolphinDB(stdout: string): Table {
+  const ls = lines(stdout);
+  for (let i = 1; i < ls.length; i++) {
+    const rule = ls[i]!.trimEnd();
+    if (!DASH_RULE.test(rule) || rule.startsWith(' ') || ls[i - 1]!.trim() === '') continue;
+    const runs = dashRuns(rule);
+    const columns = cutRuns(ls[i - 1]!, runs);
+    const cells: string[][] = [];
+    for (let j = i + 1; j < ls.length && ls[j]!.trim() !== ''; j++) cells.push(cutRuns(ls[j]!, runs));
+    return { columns, rows: toRows(columns, cells) };
+  }
+  const values = ls.map((l) => l.trim()).filter((l) => l !== '');
+  return values.length === 0 ? EMPTY : { columns: ['value'], rows: values.map((value) => ({ value })) };
+}
+
+/** DolphinDB functions that only read; a script of these (and login, use) is safe in check mode. */
+const DOLPHINDB_READS =
+  /^(?:login\s*\(.*\)|use\s+\w+|(?:version|getNodeAlias|getNodeType|getControllerAlias|getClusterPerf|getAllLicenses|getLicenseExpiration|existsDatabase|getDFSDatabases|getConfig)\s*\([^;]*\)|select\b.*)$/i;
+
 export const dolphindb: Dialect = {
   name: 'dolphindb',
   product: 'DolphinDB',
-  // The DolphinDB document names no command-line SQL client (it uses the web
-  // console and `dolphindb -console 0` for servers only), so there is nothing
-  // to drive yet.
-  unsupported: 'DolphinDB has no SQL CLI dialect yet; use run (for example with a DolphinDB script file)',
-  call() {
-    throw new Error('DolphinDB has no SQL CLI dialect yet; use run');
+  // The product's own binary in terminal mode: it needs nothing else on the
+  // host, and the script goes on stdin, where a login line built on the host
+  // from the password variable keeps the password out of every argv.
+  call(statement, o) {
+    const prog = program(o.home, 'dolphindb', 'dolphindb');
+    const client = join(prog, o.host !== undefined && `-remoteHost ${quote(o.host)}`, o.port !== undefined && `-remotePort ${quote(o.port)}`);
+    const stdin = `${statement.trimEnd()}\n`;
+    if (o.passwordEnv === undefined) return { command: client, stdin, program: 'dolphindb' };
+    const user = o.user ?? 'admin';
+    if (/["\\\n]/.test(user)) {
+      return { command: `echo ${quote('runbook: the DolphinDB user name contains a double quote, a backslash or a line break, which cannot go into login("user", "password")')} >&2; exit 2`, stdin, program: 'dolphindb' };
+    }
+    const pw = `"$${o.passwordEnv}"`;
+    const refuse = quote(
+      'runbook: the DolphinDB password contains a double quote, a backslash or a line break, which runbook does not put into the login("user", "password") line; change the password or run the script another way',
+    );
+    // printf is a shell builtin: the password is expanded inside the shell and written to the pipe, never to an argument list.
+    const command = `case ${pw} in *'"'*|*'\\'*|*'\n'*) echo ${refuse} >&2; exit 2;; esac; { printf 'login("%s", "%s")\\n' ${quote(user)} ${pw}; cat; } | ${client}`;
+    return { command, stdin, program: 'dolphindb' };
   },
-  errorText: () => undefined,
-  parse: () => EMPTY,
+  errorText(stdout, stderr) {
+    const both = `${stdout}\n${stderr}`;
+    return firstMatch(both, /^Server response:/) ?? firstMatch(both, /^Failed to connect to /) ?? firstMatch(both, /^runbook: the DolphinDB /);
+  },
+  parse: parseDolphinDB,
+  readOnly(statement) {
+    const parts = statement
+      .split(/[;\n]/)
+      .map((p) => p.trim())
+      .filter((p) => p !== '' && !p.startsWith('//'));
+    return parts.length > 0 && parts.every((p) => DOLPHINDB_READS.test(p));
+  },
 };
 
 export const dialects: Record<DialectName, Dialect> = { iotdb, tdengine, openmldb, dolphindb };

@@ -1,13 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   dialects,
+  dolphindb,
   iotdb,
   isReadOnly,
   openmldb,
   parseBoxed,
   parseDashed,
+  parseDolphinDB,
   parseHeaderRule,
   parsePiped,
   tdengine,
@@ -130,8 +134,15 @@ describe('client calls', () => {
     expect(ns.stdin).toBe('confset auto_failover true\n');
   });
 
-  test('DolphinDB says plainly that it is not supported', () => {
-    expect(dialects.dolphindb.unsupported).toMatch(/DolphinDB has no SQL CLI dialect yet; use run/);
+  test('DolphinDB: terminal mode, the script on stdin, the login line built on the host from the password variable', () => {
+    const c = dolphindb.call('getClusterPerf()', { home: '/Dolphin DB/server/', host: '10.0.0.80', port: 8900, user: 'admin', passwordEnv: 'RUNBOOK_PW' });
+    expect(c.command).toContain(`{ printf 'login("%s", "%s")\\n' admin "$RUNBOOK_PW"; cat; } | '/Dolphin DB/server/dolphindb' -remoteHost 10.0.0.80 -remotePort 8900`);
+    expect(c.command.startsWith(`case "$RUNBOOK_PW" in *'"'*|*'\\'*|*'\n'*) echo 'runbook: the DolphinDB password contains`)).toBe(true);
+    expect(c.stdin).toBe('getClusterPerf()\n');
+    expect(c.program).toBe('dolphindb');
+    // Without a password there is no login line: the script goes as it is.
+    expect(dolphindb.call('version()', { port: 8900 })).toEqual({ command: 'dolphindb -remotePort 8900', stdin: 'version()\n', program: 'dolphindb' });
+    expect(dialects.dolphindb.unsupported).toBeUndefined();
   });
 
   test('read-only statements', () => {
@@ -139,5 +150,75 @@ describe('client calls', () => {
     expect(isReadOnly('select * from root.**')).toBe(true);
     expect(isReadOnly('create pipe AB with sink (...)')).toBe(false);
     expect(isReadOnly('showing')).toBe(false);
+  });
+});
+
+describe('DolphinDB terminal output', () => {
+  test('the first table of the output, cut at the dash runs; scalars before and after are not rows', () => {
+    const t = parseDolphinDB(fixture('made-dolphindb-terminal.txt'));
+    expect(t.columns).toEqual(['name', 'state', 'mode', 'host', 'port', 'site', 'agentSite', 'version']);
+    expect(t.rows).toHaveLength(4);
+    expect(t.rows[0]).toEqual({ name: 'controller8900', state: '1', mode: '2', host: '10.0.0.80', port: '8900', site: '10.0.0.80:8900:controller8900', agentSite: '', version: '2.00.11.3' });
+    expect(t.rows[3]).toEqual({ name: 'P3-computenode', state: '0', mode: '4', host: '10.0.0.82', port: '8902', site: '10.0.0.82:8902:P3-computenode', agentSite: '10.0.0.82:8901:P3-agent', version: '' });
+    expect(dolphindb.parse(fixture('made-dolphindb-terminal.txt'))).toEqual(t);
+  });
+
+  test('without a table, each output line is a row { value }', () => {
+    expect(parseDolphinDB('2.00.11.3 2024.01.01 LINUX x86_64 (simulated by runbook)\n\ntrue\n')).toEqual({
+      columns: ['value'],
+      rows: [{ value: '2.00.11.3 2024.01.01 LINUX x86_64 (simulated by runbook)' }, { value: 'true' }],
+    });
+    expect(parseDolphinDB('')).toEqual({ columns: [], rows: [] });
+  });
+
+  test('error lines: the server\'s response, a failed connection, runbook\'s own refusal', () => {
+    expect(dolphindb.errorText('', "Server response: 'startDataNode(\"P9\") => startDataNode: P9 is not a data node or compute node in cluster.nodes'\n", {})).toMatch(
+      /^Server response: 'startDataNode\("P9"\) => /,
+    );
+    expect(dolphindb.errorText('', 'Failed to connect to 10.0.0.80:8900: Connection refused\n', {})).toBe('Failed to connect to 10.0.0.80:8900: Connection refused');
+    expect(dolphindb.errorText('DB[dfs://testDB]\n', '', {})).toBeUndefined();
+  });
+
+  test('read-only scripts: getters, login and use only', () => {
+    expect(dolphindb.readOnly!('use ops; getAllLicenses()')).toBe(true);
+    expect(dolphindb.readOnly!('getClusterPerf()\nversion()')).toBe(true);
+    expect(dolphindb.readOnly!('existsDatabase("dfs://x")')).toBe(true);
+    expect(dolphindb.readOnly!('use ops; updateAllLicenses()')).toBe(false);
+    expect(dolphindb.readOnly!('startDataNode("P1-datanode")')).toBe(false);
+    expect(dolphindb.readOnly!('version(); dropDatabase("dfs://x")')).toBe(false);
+  });
+
+  /** Run the dialect's command with sh, `home` holding a stand-in dolphindb that prints its arguments and its stdin. */
+  function runCall(password: string, user = 'admin'): { code: number | null; stdout: string; stderr: string } {
+    const home = mkdtempSync(join(tmpdir(), 'runbook-ddb-dialect-'));
+    try {
+      writeFileSync(join(home, 'dolphindb'), '#!/bin/sh\nprintf "argv:%s\\n" "$*"\ncat\n');
+      chmodSync(join(home, 'dolphindb'), 0o755);
+      const c = dolphindb.call('getClusterPerf()', { home, host: '127.0.0.1', port: 8900, user, passwordEnv: 'RUNBOOK_PW' });
+      const r = spawnSync('sh', ['-c', c.command], { input: c.stdin, env: { ...process.env, RUNBOOK_PW: password }, encoding: 'utf8' });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }
+
+  test('on a real shell the password reaches stdin in the login line and no argument', () => {
+    const pw = "it's $HOME `x` %s;";
+    const r = runCall(pw);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`argv:-remoteHost 127.0.0.1 -remotePort 8900\nlogin("admin", "${pw}")\ngetClusterPerf()\n`);
+  });
+
+  test('a password or user that would break the DolphinDB string is refused, and nothing runs', () => {
+    for (const pw of ['a"b', 'a\\b', 'a\nb']) {
+      const r = runCall(pw);
+      expect(r.code, JSON.stringify(pw)).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(dolphindb.errorText(r.stdout, r.stderr, {})).toMatch(/^runbook: the DolphinDB password contains a double quote, a backslash or a line break/);
+    }
+    const u = runCall('123456', 'ad"min');
+    expect(u.code).toBe(2);
+    expect(u.stdout).toBe('');
+    expect(dolphindb.errorText(u.stdout, u.stderr, {})).toMatch(/^runbook: the DolphinDB user name contains/);
   });
 });

@@ -14,4 +14,8 @@ export interface SimulatedPackage {
   description: string;
   /** Write the package's files into `dir` (which becomes `topDir` in the archive). */
   build(dir: string): Promise<void>;
+  /** The same package at another version (`runbook lab package <product> --version V`); absent when only one is built. */
+  withVersion?(version: string): SimulatedPackage;
+  /** Files written beside the archive (e.g. licenses); returns their paths. */
+  besides?(outDir: string): Promise<string[]>;
 }
