@@ -1,9 +1,12 @@
 // Issue 11, end to end: the built-in OpenMLDB playbooks, run by the real CLI
-// against three lab hosts, with a REAL ZooKeeper ensemble (Debian's package,
-// one server per host) and the simulated OpenMLDB package: three tablets, a
-// nameserver, a TaskManager and an APIServer. The tests run in order through
-// one lifecycle (ZooKeeper's JVMs start once): deploy → start → rolling
-// restart → stop → one-click start refused → start-order rules → destroy.
+// against three lab hosts, with a REAL ZooKeeper ensemble (Debian's
+// ZooKeeper packed as upstream's apache-zookeeper-<version>-bin.tar.gz, one
+// server per host, deployed from that archive) and the simulated OpenMLDB
+// package: three tablets, a nameserver, a TaskManager and an APIServer. The
+// tests run in order through one lifecycle (ZooKeeper's JVMs start once):
+// deploy → start → rolling restart → restart → stop → one-click start refused
+// → start-order rules → a one-click cluster across the three hosts (refused
+// until ssh trust is set up) → destroy.
 //
 // What the cluster reports is checked against ZooKeeper itself, through a
 // client of its wire protocol held by this test, so "online", the order of
@@ -27,6 +30,9 @@ const ROOT = '/openmldb_e2e';
 const DEPLOY = '/opt/openmldb';
 
 let topology = '';
+/** The ZooKeeper release the lab packs: its archive, and the top folder it unpacks to. */
+let zkArchive = '';
+let zkTopDir = '';
 let zk: ZkClient | undefined;
 let addr: string[] = [];
 let tablets: string[] = [];
@@ -70,7 +76,9 @@ function writeTopology(path: string, packagePath: string, o: TopologyOptions): s
     `  package: ${packagePath}`,
     `  deploy_dir: ${o.deployDir}`,
     `  zk_root_path: ${o.root}`,
-    ...(o.zookeeper === 'existing' ? [`  zk_cluster: ${zk}`] : ['zookeeper:', '  servers:', ...addr.map((a) => `    - { host: ${a}, data_dir: /data/zookeeper }`)]),
+    ...(o.zookeeper === 'existing'
+      ? [`  zk_cluster: ${zk}`]
+      : ['zookeeper:', `  package: ${zkArchive}`, '  servers:', ...addr.map((a) => `    - { host: ${a}, data_dir: /data/zookeeper }`)]),
   ];
   for (const [section, endpoints] of Object.entries(o.components)) {
     if (endpoints.length > 0) lines.push(`${section}:`, ...endpoints.map((e) => `  - endpoint: ${e}`));
@@ -99,6 +107,9 @@ beforeAll(async () => {
   nameserver = `${addr[0]}:7527`;
   taskmanager = `${addr[1]}:9902`;
   packagePath = (await buildLabPackage('openmldb', { outDir: join(scratch.dir, 'packages') })).path;
+  const zkPackage = await buildLabPackage('zookeeper', { outDir: join(scratch.dir, 'packages') });
+  zkArchive = zkPackage.path;
+  zkTopDir = zkPackage.topDir;
   topology = writeTopology(join(scratch.dir, 'openmldb.yaml'), packagePath, clusterOptions());
 });
 
@@ -133,20 +144,30 @@ describe.sequential('an OpenMLDB cluster with a real ZooKeeper ensemble', () => 
     expect(conf).toMatch(/^1$/m);
     expect(await onHost(lab, 'node3', `cat ${DEPLOY}/apiserver-1/.runbook-mode`)).toBe('manual');
     expect(conf).toContain(`${nameserver} ${DEPLOY}/nameserver-1`);
-    // Debian's real ZooKeeper scripts, linked into the server's folder.
-    expect(await onHost(lab, 'node2', `readlink ${DEPLOY}/zookeeper-2/bin/zkServer.sh; cat /data/zookeeper/myid`)).toBe('/usr/share/zookeeper/bin/zkServer.sh\n2\n');
+    // ZooKeeper unpacked from its release archive: the release's own scripts and jars, our zoo.cfg and java.env.
+    const version = /^apache-zookeeper-(.+)-bin$/.exec(zkTopDir)?.[1];
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    const zk2 = `${DEPLOY}/zookeeper-2`;
+    expect(await existing(lab, 'node2', [`${DEPLOY}/${zkTopDir}.tar.gz`, `${zk2}/bin/zkServer.sh`, `${zk2}/bin/zkEnv.sh`, `${zk2}/conf/zoo_sample.cfg`, `${zk2}/lib/zookeeper-${version}.jar`, `${zk2}/conf/java.env`])).toHaveLength(6);
+    expect(await onHost(lab, 'node2', `test -L ${zk2}/bin/zkServer.sh || echo regular; cat /data/zookeeper/myid; cat ${zk2}/conf/java.env`)).toMatch(/^regular\n2\n[\s\S]*SERVER_JVMFLAGS="-Xmx256m -Dzookeeper\.root\.logger=INFO,ROLLINGFILE"/);
   }, 240_000);
 
   test('start: ZooKeeper quorum, then tablets, nameserver, TaskManager, APIServer in order; all online; auto_failover on; recoverdata ran', async () => {
     const r = await run('start');
     expect(r.code, transcript(r)).toBe(0);
 
-    // A real ZooKeeper JVM on every host, in a quorum with one leader.
+    // A real ZooKeeper JVM on every host, started by the release's bin/zkServer.sh, in a quorum with one leader.
+    expect(ranOn(r, 'bin/zkServer.sh start').sort()).toEqual(['zookeeper-1', 'zookeeper-2', 'zookeeper-3']);
     const quorum = results(r, 'ZooKeeper serves in a quorum (srvr)').filter((e) => e.status === 'ok');
     expect(quorum.map((e) => e.host).sort()).toEqual(['zookeeper-1', 'zookeeper-2', 'zookeeper-3']);
-    for (const host of ['node1', 'node2', 'node3']) {
+    for (const [i, host] of ['node1', 'node2', 'node3'].entries()) {
       expect(await anyMatch(lab, host, ['org\\.apache\\.zookeeper\\.server\\.quorum\\.QuorumPeerMain'])).toEqual([true]);
+      // The JVM whose pid zkServer.sh wrote runs the deployed release's jars, not Debian's installed ones.
+      const cmdline = await onHost(lab, host, "tr '\\0' ' ' < /proc/$(cat /data/zookeeper/zookeeper_server.pid)/cmdline");
+      expect(cmdline).toContain(`-cp ${DEPLOY}/zookeeper-${i + 1}/conf:${DEPLOY}/zookeeper-${i + 1}/lib/`);
+      expect(cmdline).toMatch(/QuorumPeerMain \S+\/conf\/zoo\.cfg\s*$/);
     }
+    expect(await onHost(lab, 'node1', `grep -c 'QuorumPeer' ${DEPLOY}/zookeeper-1/logs/zookeeper.log`)).toMatch(/^[1-9]\d*\n$/);
     expect(resultOf(r, 'the ensemble has one leader', 'tablet-1').status).toBe('ok');
 
     // The document's order: each step only after the one before.
@@ -249,6 +270,37 @@ describe.sequential('an OpenMLDB cluster with a real ZooKeeper ensemble', () => 
     expect(await onHost(lab, 'node2', `cat ${DEPLOY}/tablet-2/conf/tablet.flags`)).toContain(`--endpoint=${tablets[1]}`);
   }, 300_000);
 
+  test('restart (ZooKeeper kept): stop in order with auto_failover off first, then start in order; new sessions, auto_failover on, data recovered', async () => {
+    const zkPids = await Promise.all(['node1', 'node2', 'node3'].map((h) => onHost(lab, h, 'cat /data/zookeeper/zookeeper_server.pid')));
+    const sessionsBefore = await Promise.all(tablets.map(async (t) => (await zkc().get(`${ROOT}/nodes/${t}`))!.stat.ephemeralOwner));
+
+    const r = await run('restart', '--skip-tags', 'zookeeper');
+    expect(r.code, transcript(r)).toBe(0);
+
+    // Stop, then start: auto_failover off before the first stop, every stop before the first start.
+    const stop = 'bash bin/start.sh stop';
+    const start = 'bash bin/start.sh start';
+    const everyone = ['tablet-1', 'tablet-2', 'tablet-3', 'nameserver-1', 'taskmanager-1', 'apiserver-1'];
+    expect(ranOn(r, stop).sort()).toEqual([...everyone].sort());
+    expect(ranOn(r, start).sort()).toEqual([...everyone].sort());
+    const firstStop = Math.min(...everyone.map((h) => position(r, stop, h)));
+    const lastStop = Math.max(...everyone.map((h) => position(r, stop, h)));
+    expect(position(r, 'auto_failover is off', 'tablet-1')).toBeLessThan(firstStop);
+    expect(lastStop).toBeLessThan(Math.min(...everyone.map((h) => position(r, start, h))));
+    expect(Math.max(...['tablet-1', 'tablet-2', 'tablet-3'].map((h) => position(r, start, h)))).toBeLessThan(position(r, start, 'nameserver-1'));
+    expect(position(r, start, 'taskmanager-1')).toBeLessThan(position(r, start, 'apiserver-1'));
+    // ZooKeeper was left alone: the same JVMs, and no ZooKeeper task ran.
+    expect(await Promise.all(['node1', 'node2', 'node3'].map((h) => onHost(lab, h, 'cat /data/zookeeper/zookeeper_server.pid')))).toEqual(zkPids);
+    expect(ranOn(r, 'bin/zkServer.sh stop')).toEqual([]);
+
+    // Every tablet registered again from a new session, auto_failover is back on, and recoverdata loaded the partitions.
+    const sessionsAfter = await Promise.all(tablets.map(async (t) => (await zkc().get(`${ROOT}/nodes/${t}`))!.stat.ephemeralOwner));
+    sessionsAfter.forEach((s, i) => expect(s).not.toBe(sessionsBefore[i]));
+    expect((await zkc().get(`${ROOT}/config/auto_failover`))?.data).toBe('true');
+    expect(resultOf(r, 'what recoverdata did', 'tablet-1').msg).toMatch(/recoverdata success/);
+    expect(await client('sql_client', 'show table status;')).toMatch(/\s4\s+0\s+3\s/);
+  }, 300_000);
+
   test('stop: auto_failover off before any tablet stops, then everything in order; no failover happened', async () => {
     const opsBefore = ((await zkc().children(`${ROOT}/op`)) ?? []).length;
     // ZooKeeper delivers a session's watch events in the order of the changes.
@@ -308,45 +360,88 @@ describe.sequential('an OpenMLDB cluster with a real ZooKeeper ensemble', () => 
     expect(await zkc().children(`${ROOT}/leader`)).toEqual([]);
   }, 120_000);
 
-  test('one-click mode: sbin/start-all.sh and stop-all.sh manage a cluster on one host; manual start is refused for it', async () => {
-    // A second cluster on node3, on the same ZooKeeper ensemble under another root.
-    const a = addr[2]!;
+  test('one-click mode across the three hosts: refused until the one-click machine has ssh trust, then start-all.sh / stop-all.sh over ssh; manual start refused', async () => {
+    // A second cluster on the same ZooKeeper ensemble under another root: a tablet on every host,
+    // the nameserver on node2, the APIServer on node3; start-all.sh runs on node1 (tablet-1's machine).
+    const ocRoot = `${ROOT}_oc`;
+    const ocTablets = addr.map((a) => `${a}:20921`);
     const oneClick = writeTopology(join(scratch.dir, 'one-click.yaml'), packagePath, {
       name: 'e2e-one-click',
       mode: 'one-click',
       deployDir: '/opt/one-click',
-      root: `${ROOT}_oc`,
+      root: ocRoot,
       zookeeper: 'existing',
-      components: { tablets: [`${a}:20921`, `${a}:20922`], nameservers: [`${a}:27527`], taskmanagers: [], apiservers: [`${a}:29080`] },
+      components: { tablets: ocTablets, nameservers: [`${addr[1]}:27527`], taskmanagers: [], apiservers: [`${addr[2]}:29080`] },
     });
     const oc = (playbook: string, ...args: string[]): Promise<CliResult> => play(scratch, `openmldb/${playbook}`, oneClick, args);
     const deployed = await oc('deploy');
     expect(deployed.code, transcript(deployed)).toBe(0);
-    expect(await onHost(lab, 'node3', 'cat /opt/one-click/tablet-1/.runbook-mode; echo; cat /opt/one-click/tablet-1/conf/hosts')).toMatch(new RegExp(`^one-click\n[\\s\\S]*\\[tablet\\]\n${a.replace(/\./g, '\\.')}:20921 /opt/one-click/tablet-1\n${a.replace(/\./g, '\\.')}:20922 /opt/one-click/tablet-2\n`));
+    const esc = (t: string): string => t.replace(/\./g, '\\.');
+    expect(await onHost(lab, 'node1', 'cat /opt/one-click/tablet-1/.runbook-mode; echo; cat /opt/one-click/tablet-1/conf/hosts')).toMatch(
+      new RegExp(`^one-click\n[\\s\\S]*\\[tablet\\]\n${esc(ocTablets[0]!)} /opt/one-click/tablet-1\n${esc(ocTablets[1]!)} /opt/one-click/tablet-2\n${esc(ocTablets[2]!)} /opt/one-click/tablet-3\n`),
+    );
+
+    // Lab hosts have no keys to each other: start is refused before anything is touched, naming the missing trust.
+    const untrusted = await oc('start');
+    expect(untrusted.code, transcript(untrusted)).toBe(1);
+    const refused = resultOf(untrusted, 'the one-click machine logs in to the others without a password', 'tablet-1');
+    expect(refused.status).toBe('failed');
+    expect(refused.msg).toMatch(new RegExp(`cannot log in to: ${esc(addr[1]!)} \\(ssh: .+?\\); ${esc(addr[2]!)} \\(ssh: .+?\\)\\. Nothing was touched\\.`));
+    expect(refused.msg).toContain(`${addr[2]} (ssh: `);
+    expect(refused.msg).toContain('runbook play openmldb/ssh-trust -i');
+    expect(ranOn(untrusted, 'sbin/start-all.sh')).toEqual([]);
+    expect(await zkc().children(`${ocRoot}/nodes`)).toBeNull();
+
+    // The opt-in trust: a key made on node1, authorised on node2 and node3, their host keys in node1's known_hosts.
+    const trusted = await oc('ssh-trust');
+    expect(trusted.code, transcript(trusted)).toBe(0);
+    expect(resultOf(trusted, 'make ~/.ssh/id_ed25519 (kept when it exists)', 'tablet-1').status).toBe('changed');
+    const key = (await onHost(lab, 'node1', 'cat /root/.ssh/id_ed25519.pub')).trim();
+    for (const host of ['node2', 'node3']) expect(await onHost(lab, host, 'cat /root/.ssh/authorized_keys')).toContain(key);
+    expect(await onHost(lab, 'node1', 'cat /root/.ssh/authorized_keys')).not.toContain(key);
+    expect(await onHost(lab, 'node1', 'cat /root/.ssh/known_hosts')).toMatch(new RegExp(`^${esc(addr[1]!)} ssh-ed25519 [\\s\\S]*^${esc(addr[2]!)} ssh-ed25519 `, 'm'));
+    expect(resultOf(trusted, 'the one-click machine logs in to the others without a password', 'tablet-1').status).toBe('ok');
+    // Run again, it changes nothing.
+    const again = await oc('ssh-trust');
+    expect(again.code, transcript(again)).toBe(0);
+    expect(results(again).filter((e) => e.status === 'changed').map((e) => `${e.task} on ${e.host}`)).toEqual([]);
 
     const started = await oc('start');
     expect(started.code, transcript(started)).toBe(0);
     expect(ranOn(started, 'sbin/start-all.sh')).toEqual(['tablet-1']);
     expect(ranOn(started, 'bash bin/start.sh start')).toEqual([]);
-    expect(resultOf(started, 'what start-all.sh did', 'tablet-1').msg).toMatch(/Start tablet success[\s\S]*Start tablet success[\s\S]*Start nameserver success[\s\S]*Start apiserver success/);
-    expect(await zkc().children(`${ROOT}_oc/nodes`)).toEqual([`${a}:20921`, `${a}:20922`]);
-    expect((await zkc().get(`${ROOT}_oc/config/auto_failover`))?.data).toBe('true');
+    expect(resultOf(started, 'what start-all.sh did', 'tablet-1').msg).toMatch(/(Start tablet success[\s\S]*){3}Start nameserver success[\s\S]*Start apiserver success/);
+    // Each component runs on its own machine, started there over ssh from node1.
+    expect(await zkc().children(`${ocRoot}/nodes`)).toEqual([...ocTablets].sort());
+    for (const [i, host] of ['node1', 'node2', 'node3'].entries()) {
+      expect(await anyMatch(lab, host, [`/opt/one-click/tablet-${i + 1}/lib/openmldb-sim/main\\.js --role=tablet`])).toEqual([true]);
+    }
+    const leader = ((await zkc().children(`${ocRoot}/leader`)) ?? [])[0];
+    expect(JSON.parse((await zkc().get(`${ocRoot}/leader/${leader}`))!.data).endpoint).toBe(`${addr[1]}:27527`);
+    expect((await zkc().get(`${ocRoot}/config/auto_failover`))?.data).toBe('true');
 
     const manual = await oc('stop', '-e', 'openmldb_mode=manual');
     expect(manual.code, transcript(manual)).toBe(1);
     expect(resultOf(manual, 'this run uses the recorded mode', 'nameserver-1').msg).toContain('was deployed for one-click mode');
-    expect(await zkc().children(`${ROOT}_oc/nodes`)).toHaveLength(2);
+    expect(await zkc().children(`${ocRoot}/nodes`)).toHaveLength(3);
 
     const stopped = await oc('stop');
     expect(stopped.code, transcript(stopped)).toBe(0);
     expect(ranOn(stopped, 'sbin/stop-all.sh')).toEqual(['tablet-1']);
     expect(position(stopped, 'auto_failover is off', 'tablet-1')).toBeLessThan(position(stopped, 'sbin/stop-all.sh', 'tablet-1'));
-    expect(await zkc().children(`${ROOT}_oc/nodes`)).toEqual([]);
-    expect(await zkc().children(`${ROOT}_oc/leader`)).toEqual([]);
+    expect(await zkc().children(`${ocRoot}/nodes`)).toEqual([]);
+    expect(await zkc().children(`${ocRoot}/leader`)).toEqual([]);
+    for (const host of ['node1', 'node2', 'node3']) expect(await anyMatch(lab, host, ['/opt/one-click/.*/openmldb-sim/main\\.js'])).toEqual([false]);
+
+    // The trust comes out again on request; the lab's own key stays authorised (the next test logs in with it).
+    const untrust = await oc('ssh-trust', '-e', 'ssh_trust=absent');
+    expect(untrust.code, transcript(untrust)).toBe(0);
+    for (const host of ['node2', 'node3']) expect(await onHost(lab, host, 'cat /root/.ssh/authorized_keys')).not.toContain(key);
+    expect(await onHost(lab, 'node1', 'cat /root/.ssh/known_hosts')).not.toContain(addr[1]!);
 
     const destroyed = await oc('destroy', '--yes');
     expect(destroyed.code, transcript(destroyed)).toBe(0);
-    expect(await existing(lab, 'node3', ['/opt/one-click/tablet-1', '/opt/one-click/apiserver-1'])).toEqual([]);
+    expect(await existing(lab, 'node2', ['/opt/one-click/tablet-2', '/opt/one-click/nameserver-1'])).toEqual([]);
   }, 300_000);
 
   test('clean and destroy refuse while ZooKeeper runs, need --yes, then delete what they listed', async () => {

@@ -4,8 +4,9 @@
 // deployment: TabletServers, NameServers, an optional TaskManager and
 // APIServer, each at an endpoint (ip:port) with a deploy folder, all sharing
 // one ZooKeeper (zk_cluster) under one zk_root_path. ZooKeeper is either an
-// ensemble runbook runs (`zookeeper: servers:`, Debian's real ZooKeeper) or
-// an existing one (`cluster: zk_cluster:`). The components can also come from
+// ensemble runbook runs (`zookeeper: servers:`, deployed from a ZooKeeper
+// release archive, `zookeeper: package:`) or an existing one
+// (`cluster: zk_cluster:`). The components can also come from
 // an existing one-click `conf/hosts` (`cluster: conf_hosts:`). The cluster
 // records whether it is managed the one-click way (sbin/start-all.sh) or
 // manually (bin/start.sh per component): the document forbids mixing them,
@@ -120,11 +121,17 @@ export interface ZookeeperVars {
   conf_dir: string;
   cfg_file: string;
   log_dir: string;
+  /** The server's log (conf/java.env names it: ZOO_LOG_FILE, ROLLINGFILE). */
   log_file: string;
+  /** zkServer.sh writes it: <dataDir>/zookeeper_server.pid. */
   pid_file: string;
-  /** Where zkServer.sh and zkCli.sh are (Debian's zookeeper package: /usr/share/zookeeper/bin). */
-  bin_dir: string;
-  classpath: string;
+  /** Local ZooKeeper release archive, its name on the host and its top folder (renamed to dir_name). */
+  package: string;
+  package_name: string;
+  top_dir: string;
+  parent_dir: string;
+  dir_name: string;
+  /** The java conf/java.env gives zkServer.sh (JAVA). */
   java: string;
   jvm_flags: string;
   /** zoo.cfg, in file order. */
@@ -156,6 +163,16 @@ export interface OpenmldbClusterVars {
   /** The component whose installation runs cluster-wide commands (clients, openmldb_ops.py, one-click scripts). */
   client: string;
   client_home: string;
+  /** The client's machine, as conf/hosts names it (its endpoint's host). */
+  client_host: string;
+  /**
+   * The other machines conf/hosts names, which sbin/start-all.sh and
+   * stop-all.sh reach over ssh from the client's machine, each with the first
+   * component on it (where ssh-trust reads the machine's host key).
+   */
+  remote_machines: Array<{ host: string; name: string }>;
+  /** Their hosts alone, in the same order. */
+  remote_hosts: string[];
   python: string;
   /** conf/hosts of the one-click deployment, section by section. */
   hosts_file: Array<{ role: string; lines: string[] }>;
@@ -213,9 +230,8 @@ const zkServerSchema = z.strictObject({
 
 const zookeeperSchema = z.strictObject({
   servers: z.array(zkServerSchema).optional().describe('the ensemble runbook runs: one server per entry (3 or 5 for a quorum that survives failures)'),
-  bin_dir: absolute('bin_dir').default('/usr/share/zookeeper/bin').describe("where ZooKeeper's zkServer.sh is (Debian package zookeeper)"),
-  classpath: z.string().min(1).default('/usr/share/java/zookeeper.jar').describe('ZooKeeper\'s jars (Debian: /usr/share/java/zookeeper.jar, which names its dependencies)'),
-  java: absolute('java').default('/usr/bin/java').describe('the java that runs ZooKeeper'),
+  package: z.string().min(1).optional().describe('local ZooKeeper release to unpack on each server, e.g. apache-zookeeper-3.8.0-bin.tar.gz (relative paths start at this file); needed when runbook runs the servers'),
+  java: absolute('java').default('/usr/bin/java').describe('the java that runs ZooKeeper (JAVA in conf/java.env)'),
   jvm_flags: z.string().default('-Xmx256m').describe('JVM options for each server'),
   'zoo.cfg': flagMap.describe('extra zoo.cfg settings (tickTime, initLimit, syncLimit, autopurge.*, …)'),
 });
@@ -288,7 +304,7 @@ function describeWhere(ctx: LoadContext, where: Where): string {
 export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unknown>): Inventory {
   const ctx = newLoadContext(source, dirname(resolve(source.path)));
   const { errors } = ctx;
-  const parsed = topologySchema.safeParse(doc);
+  const parsed = topologySchema.safeParse(withoutRetiredKeys(doc, ctx));
   if (!parsed.success) {
     errors.push(...schemaErrors(parsed.error, source, [], 'the OpenMLDB topology', { schema: topologySchema, value: doc }));
     return fail(ctx, [], {});
@@ -411,6 +427,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
     errors.push(source.error(['cluster'], 'the cluster has no ZooKeeper: OpenMLDB needs one', 'list servers under zookeeper: servers: - host: …, or name an existing one with cluster.zk_cluster: host:2181', true));
   }
   if (cluster.zk_cluster !== undefined) checkZkCluster(cluster.zk_cluster, ctx);
+  const zkPkg = zkServers.length > 0 ? zookeeperPackage(t.zookeeper?.package, zkYaml.length > 0, ctx) : undefined;
   if (zkServers.length === 2 || zkServers.length === 4) {
     ctx.warnings.push({
       message: `${zkServers.length} ZooKeeper servers survive no more failures than ${zkServers.length - 1}: a quorum is a majority`,
@@ -444,6 +461,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
   const zk = t.zookeeper;
   const zkVars = new Map<ZkServer, ZookeeperVars>();
   for (const s of zkServers) {
+    if (!zkPkg) break;
     const settings: Record<string, string> = {
       tickTime: '2000',
       initLimit: '10',
@@ -470,10 +488,13 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
       conf_dir: confDir,
       cfg_file: posix.join(confDir, 'zoo.cfg'),
       log_dir: logDir,
-      log_file: posix.join(logDir, 'zookeeper.out'),
+      log_file: posix.join(logDir, 'zookeeper.log'),
       pid_file: posix.join(s.dataDir, 'zookeeper_server.pid'),
-      bin_dir: zk?.bin_dir ?? '/usr/share/zookeeper/bin',
-      classpath: zk?.classpath ?? '/usr/share/java/zookeeper.jar',
+      package: zkPkg.path,
+      package_name: zkPkg.name,
+      top_dir: zkPkg.topDir,
+      parent_dir: posix.dirname(s.home),
+      dir_name: posix.basename(s.home),
       java: zk?.java ?? '/usr/bin/java',
       jvm_flags: zk?.jvm_flags ?? '-Xmx256m',
       settings,
@@ -502,6 +523,9 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
     components: components.filter((c) => c.role !== 'apiserver').map((c) => ({ name: c.name, role: c.role, endpoint: c.endpoint })),
     client: client.name,
     client_home: client.home,
+    client_host: client.host,
+    remote_machines: remoteMachines(components, client.host),
+    remote_hosts: remoteMachines(components, client.host).map((m) => m.host),
     python: cluster.python,
     hosts_file: [
       ...ROLES.map((role) => ({ role, lines: byRole(role).map((c) => `${c.endpoint} ${c.home}`) })),
@@ -669,6 +693,59 @@ function componentVarsOf(c: Component, s: Shared, order: number, ctx: LoadContex
   };
 }
 
+
+/** The machines other than the client's that conf/hosts lists components on, each with its first component. */
+function remoteMachines(components: Component[], clientHost: string): Array<{ host: string; name: string }> {
+  const seen = new Map<string, string>();
+  for (const c of components) if (c.host !== clientHost && !seen.has(c.host)) seen.set(c.host, c.name);
+  return [...seen].map(([host, name]) => ({ host, name }));
+}
+
+/** zookeeper.bin_dir and .classpath ran an installed ZooKeeper, before deploys unpacked a release. */
+const RETIRED_ZK_KEYS = ['bin_dir', 'classpath'];
+
+/** The document without the retired keys, each reported at its line with what replaced it. */
+function withoutRetiredKeys(doc: Record<string, unknown>, ctx: LoadContext): Record<string, unknown> {
+  const zk = doc.zookeeper;
+  if (zk === null || typeof zk !== 'object' || Array.isArray(zk)) return doc;
+  const kept: Record<string, unknown> = { ...(zk as Record<string, unknown>) };
+  for (const key of RETIRED_ZK_KEYS) {
+    if (!(key in kept)) continue;
+    delete kept[key];
+    ctx.errors.push(
+      ctx.source.error(['zookeeper', key], `zookeeper.${key} is no longer read: runbook deploys ZooKeeper from a release archive (zookeeper.package) instead of running an installed one`, 'remove it and set zookeeper: package: <path>/apache-zookeeper-3.8.0-bin.tar.gz (`runbook lab package zookeeper` packs Debian\'s)', true),
+    );
+  }
+  return { ...doc, zookeeper: kept };
+}
+
+/**
+ * The ZooKeeper release the servers are deployed from: a local file named as
+ * upstream names them, apache-zookeeper-<version>-bin.tar.gz (3.5 and later)
+ * or zookeeper-<version>.tar.gz (3.4, the one OpenMLDB's deployment guide
+ * downloads); its top folder is the name without .tar.gz.
+ */
+function zookeeperPackage(value: string | undefined, serversInYaml: boolean, ctx: LoadContext): { path: string; name: string; topDir: string } | undefined {
+  const at: YamlPath = value !== undefined ? ['zookeeper', 'package'] : serversInYaml ? ['zookeeper', 'servers'] : ['cluster', 'conf_hosts'];
+  const hint = '`runbook lab package zookeeper` packs Debian\'s real ZooKeeper as apache-zookeeper-<version>-bin.tar.gz; or give a release from zookeeper.apache.org';
+  if (value === undefined) {
+    ctx.errors.push(ctx.source.error(at, 'runbook runs the ZooKeeper servers, so it needs zookeeper.package: the ZooKeeper release to unpack on each of them', `add zookeeper: package: <path>/apache-zookeeper-3.8.0-bin.tar.gz; ${hint}`, true));
+    return undefined;
+  }
+  const path = resolveInventoryPath(value, ctx.baseDir);
+  const name = basename(path);
+  const missing = localFileProblem(path);
+  if (missing) {
+    ctx.errors.push(ctx.source.error(at, `zookeeper.package names ${path}, which ${missing}`, `fix the path; relative paths start at the topology file's folder; ${hint}`));
+    return undefined;
+  }
+  const top = /^((?:apache-zookeeper-\d[^/]*-bin)|(?:zookeeper-\d[^/]*))\.tar\.gz$/.exec(name);
+  if (!top) {
+    ctx.errors.push(ctx.source.error(at, `zookeeper.package must be a ZooKeeper release named like apache-zookeeper-3.8.0-bin.tar.gz (or zookeeper-3.4.14.tar.gz), not ${name}`, 'runbook unpacks it and renames its top folder (the name without .tar.gz) to each server\'s folder'));
+    return undefined;
+  }
+  return { path, name, topDir: top[1]! };
+}
 
 function checkZkCluster(value: string, ctx: LoadContext): void {
   const parts = value.split(',').map((p) => p.trim());

@@ -2,7 +2,7 @@
 // and every problem reported at its line before any host is touched.
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadInventory } from '../../../engine/inventory/load.js';
@@ -21,10 +21,10 @@ const zookeeper = (inv: Inventory, host: string): ZookeeperVars => inv.hosts.get
 const cluster = (inv: Inventory): OpenmldbClusterVars => inv.vars.openmldb_cluster as OpenmldbClusterVars;
 const groups = (inv: Inventory): Record<string, string[]> => Object.fromEntries([...inv.groups.values()].map((g) => [g.name, g.hosts]));
 
-/** A copy of a shipped topology whose package is an (empty) local file of the same name. */
+/** A copy of a shipped topology whose packages (OpenMLDB's, ZooKeeper's) are (empty) local files of the same names. */
 function withPackage(name: string): { path: string; dir: string } {
-  const dir = tempFiles({ 'openmldb-0.8.3-linux.tar.gz': '' });
-  const text = readFileSync(sample(name), 'utf8').replace(/(?<=package: )\S+/, join(dir, 'openmldb-0.8.3-linux.tar.gz'));
+  const dir = tempFiles({ 'openmldb-0.8.3-linux.tar.gz': '', 'apache-zookeeper-3.8.0-bin.tar.gz': '' });
+  const text = readFileSync(sample(name), 'utf8').replace(/(?<=package: )\S+/g, (p) => join(dir, basename(p)));
   const path = join(dir, name);
   writeFileSync(path, text);
   return { path, dir };
@@ -35,6 +35,8 @@ function topo(body: string, extra: Record<string, string> = {}): string {
   const dir = tempFiles({ 'openmldb-0.8.3-linux.tar.gz': '', ...extra, 'topology.yaml': body.replace(/\$PKG/g, 'openmldb-0.8.3-linux.tar.gz') });
   return join(dir, 'topology.yaml');
 }
+
+const ZK_PKG = 'apache-zookeeper-3.8.0-bin.tar.gz';
 
 const MINIMAL = `product: openmldb
 cluster:
@@ -138,8 +140,12 @@ describe('the shipped samples', () => {
       data_dir: '/data/zookeeper',
       cfg_file: '/opt/openmldb/zookeeper-2/conf/zoo.cfg',
       pid_file: '/data/zookeeper/zookeeper_server.pid',
-      bin_dir: '/usr/share/zookeeper/bin',
-      classpath: '/usr/share/java/zookeeper.jar',
+      log_file: '/opt/openmldb/zookeeper-2/logs/zookeeper.log',
+      package_name: 'apache-zookeeper-3.8.0-bin.tar.gz',
+      top_dir: 'apache-zookeeper-3.8.0-bin',
+      parent_dir: '/opt/openmldb',
+      dir_name: 'zookeeper-2',
+      java: '/usr/bin/java',
       ensemble_size: 3,
       servers: ['server.1=198.19.0.11:2888:3888', 'server.2=198.19.0.12:2888:3888', 'server.3=198.19.0.13:2888:3888'],
       clean_dirs: ['/data/zookeeper/version-2', '/opt/openmldb/zookeeper-2/logs'],
@@ -179,7 +185,7 @@ describe('a one-click conf/hosts', () => {
 `;
 
   test('supplies the components and the ZooKeeper servers, with their folders', () => {
-    const inv = loadInventory(topo(`product: openmldb\ncluster:\n  package: $PKG\n  mode: one-click\n  conf_hosts: ./hosts\n`, { hosts: HOSTS }));
+    const inv = loadInventory(topo(`product: openmldb\ncluster:\n  package: $PKG\n  mode: one-click\n  conf_hosts: ./hosts\nzookeeper:\n  package: ${ZK_PKG}\n`, { hosts: HOSTS, [ZK_PKG]: '' }));
     expect([...inv.hosts.keys()]).toEqual(['tablet-1', 'tablet-2', 'nameserver-1', 'apiserver-1', 'zookeeper-1']);
     expect(component(inv, 'tablet-1').home).toBe('/work/openmldb/tablet-1');
     expect(component(inv, 'tablet-2').home).toBe('/work/openmldb/tablet-2');
@@ -188,6 +194,8 @@ describe('a one-click conf/hosts', () => {
     expect(zookeeper(inv, 'zookeeper-1')).toMatchObject({ home: '/work/zk', data_dir: '/work/zk/data', client_port: 2181 });
     expect(inv.vars.openmldb_mode).toBe('one-click');
     expect(cluster(inv).zk_cluster).toBe('10.0.0.3:2181');
+    // start-all.sh runs on tablet-1's machine and reaches the other one over ssh.
+    expect(cluster(inv)).toMatchObject({ client: 'tablet-1', client_host: '10.0.0.1', remote_machines: [{ host: '10.0.0.2', name: 'tablet-2' }], remote_hosts: ['10.0.0.2'] });
   });
 
   test('problems point at the file\'s own lines', () => {
@@ -283,6 +291,28 @@ nameservers:
     expect(wrong.join('\n')).toContain('cluster.package must be an OpenMLDB release named like openmldb-0.8.3-linux.tar.gz, not other.zip');
   });
 
+  test('ZooKeeper servers runbook runs need a ZooKeeper release archive', () => {
+    const servers = MINIMAL.replace('  zk_cluster: 10.0.0.9:2181\n', '');
+    const none = problems(() => loadInventory(topo(`${servers}zookeeper:\n  servers:\n    - host: 10.0.0.9\n`)));
+    expect(none).toHaveLength(1);
+    expect(none[0]).toMatch(/:9:3: runbook runs the ZooKeeper servers, so it needs zookeeper\.package[\s\S]*hint: .*runbook lab package zookeeper/);
+    const missing = problems(() => loadInventory(topo(`${servers}zookeeper:\n  package: nowhere/${ZK_PKG}\n  servers:\n    - host: 10.0.0.9\n`)));
+    expect(missing.join('\n')).toMatch(/:9:12: zookeeper\.package names .*nowhere\/apache-zookeeper-3\.8\.0-bin\.tar\.gz, which does not exist/);
+    const wrong = problems(() => loadInventory(topo(`${servers}zookeeper:\n  package: apache-zookeeper-3.8.0.tar.gz\n  servers:\n    - host: 10.0.0.9\n`, { 'apache-zookeeper-3.8.0.tar.gz': '' })));
+    expect(wrong.join('\n')).toContain('zookeeper.package must be a ZooKeeper release named like apache-zookeeper-3.8.0-bin.tar.gz (or zookeeper-3.4.14.tar.gz), not apache-zookeeper-3.8.0.tar.gz');
+    // The 3.4 name OpenMLDB's deployment guide downloads is a release too; its top folder is the name.
+    const old = loadInventory(topo(`${servers}zookeeper:\n  package: zookeeper-3.4.14.tar.gz\n  servers:\n    - host: 10.0.0.9\n`, { 'zookeeper-3.4.14.tar.gz': '' }));
+    expect(zookeeper(old, 'zookeeper-1')).toMatchObject({ package_name: 'zookeeper-3.4.14.tar.gz', top_dir: 'zookeeper-3.4.14', parent_dir: '/work/openmldb', dir_name: 'zookeeper-1' });
+  });
+
+  test('the keys that ran an installed ZooKeeper say what replaced them', () => {
+    const text = `${MINIMAL.replace('  zk_cluster: 10.0.0.9:2181\n', '')}zookeeper:\n  package: ${ZK_PKG}\n  bin_dir: /usr/share/zookeeper/bin\n  classpath: /usr/share/java/zookeeper.jar\n  servers:\n    - host: 10.0.0.9\n`;
+    const p = problems(() => loadInventory(topo(text, { [ZK_PKG]: '' })));
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/:10:3: zookeeper\.bin_dir is no longer read: runbook deploys ZooKeeper from a release archive \(zookeeper\.package\)/);
+    expect(p[1]).toMatch(/:11:3: zookeeper\.classpath is no longer read/);
+  });
+
   test('ssh passwords come from the environment, and a missing variable is named', () => {
     withEnv({ OPENMLDB_TEST_SSH_PW: 's3cret-pw' });
     const inv = loadInventory(topo(MINIMAL.replace('cluster:', 'ssh:\n  password: { env: OPENMLDB_TEST_SSH_PW }\ncluster:')));
@@ -296,7 +326,7 @@ nameservers:
 
   test('an even number of ZooKeeper servers is a warning, not an error', () => {
     const inv = loadInventory(
-      topo(MINIMAL.replace('  zk_cluster: 10.0.0.9:2181\n', '').concat('zookeeper:\n  servers:\n    - host: 10.0.0.8\n    - host: 10.0.0.9\n')),
+      topo(MINIMAL.replace('  zk_cluster: 10.0.0.9:2181\n', '').concat(`zookeeper:\n  package: ${ZK_PKG}\n  servers:\n    - host: 10.0.0.8\n    - host: 10.0.0.9\n`), { [ZK_PKG]: '' }),
     );
     expect(inv.warnings?.map((w) => w.message)).toEqual(['2 ZooKeeper servers survive no more failures than 1: a quorum is a majority']);
   });
