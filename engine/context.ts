@@ -76,11 +76,31 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
           hint: 'pass the answer with -e NAME=value (see the task\'s `var` argument)',
         });
       }
-      return o.prompter(question, { secret: opts.secret ?? false });
+      // An interrupt must not wait for an answer nobody will give, nor ask after it.
+      if (signal.aborted) throw signal.reason as Error;
+      return untilAborted(o.prompter(question, { secret: opts.secret ?? false }), signal);
     },
     mask: (text) => secretMasker.mask(text),
     log: (message) => o.onEvent?.({ type: 'log', host: o.host.name, message: secretMasker.mask(message) }),
     progress: (p) => o.onEvent?.({ type: 'progress', host: o.host.name, ...p }),
     runCache: o.runCache ?? new Map(),
   };
+}
+
+/** `work`'s outcome, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
 }

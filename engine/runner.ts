@@ -12,6 +12,7 @@ import { EventBus } from './events.js';
 import { loadInventory } from './inventory/load.js';
 import { resolvePlayHosts, selectHosts } from './inventory/select.js';
 import type { Inventory, InventoryHost } from './inventory/types.js';
+import { checkTemplatedLocalPaths } from './local-paths.js';
 import { loadPlaybook, type ModuleRegistry } from './playbook/load.js';
 import type { Playbook, Task } from './playbook/types.js';
 import { builtinPlaybooksDir } from './paths.js';
@@ -46,15 +47,24 @@ export function prepare(req: PrepareRequest): Prepared {
   const errors: InputError[] = [];
   const limited = req.limit?.length ? new Set(selectHosts(inventory, req.limit)) : undefined;
   const hostNames = new Set<string>();
+  const playHosts: string[][] = [];
   for (const play of playbook.plays) {
     try {
-      for (const h of resolvePlayHosts(inventory, play.hosts)) if (!limited || limited.has(h)) hostNames.add(h);
+      const hosts = resolvePlayHosts(inventory, play.hosts).filter((h) => !limited || limited.has(h));
+      playHosts.push(hosts);
+      for (const h of hosts) hostNames.add(h);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
+      playHosts.push([]);
       errors.push(new InputError(`play "${play.name}": ${err.message}`, { location: play.location, hint: err.hint }));
     }
   }
-  errors.push(...checkVariables(playbook, inventory, req.extraVars ?? {}));
+  const variableErrors = checkVariables(playbook, inventory, req.extraVars ?? {});
+  errors.push(...variableErrors);
+  // Templated local paths render only with every variable defined.
+  if (variableErrors.length === 0) {
+    errors.push(...checkTemplatedLocalPaths({ playbook, inventory, modules: req.modules, playHosts, extraVars: req.extraVars ?? {}, limit: req.limit ?? [] }));
+  }
   if (errors.length) throw new InputErrors(errors);
   return { inventory, playbook, hosts: [...hostNames].map((n) => inventory.hosts.get(n)!) };
 }
@@ -149,7 +159,7 @@ function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Rec
     for (const t of all) {
       const scope = new Set(playKnown);
       scope.add(t.loopVar);
-      for (const text of strings([t.args, t.loop, t.vars, play.vars])) {
+      for (const text of strings([t.args, t.loop, t.vars, play.vars, t.delegateTo])) {
         for (const name of referencedVariables(text)) {
           if (scope.has(name)) continue;
           const guess = didYouMean(name, scope);

@@ -26,7 +26,7 @@ import type { ModuleRegistry } from './playbook/load.js';
 import type { Play, Playbook, Task } from './playbook/types.js';
 import { secretMasker } from './secret.js';
 import { selectTasks, type TagFilter } from './tags.js';
-import { renderDeep, renderShell, type RenderContext } from './template.js';
+import { renderDeep, renderShell, renderString, type RenderContext } from './template.js';
 import { resolvePlayHosts, selectHosts } from './inventory/select.js';
 import { canonicalJson, holdsSecret } from './journal.js';
 import { succeeded, type PriorResult, type ResumePlan } from './resume.js';
@@ -182,18 +182,39 @@ class Scheduler {
    * Whether a host has a task that reaches it: one whose module is not local
    * and that a resumed run cannot restore. A host whose work is all in the
    * journal is not dialed, so resuming does not wait on a host that is down
-   * but already done.
+   * but already done. Nor does a task delegated elsewhere, or one whose
+   * `when` is already false before any task ran (e.g. `!runbook.force`):
+   * a forced scale-in of a lost machine must not wait on dialing it.
    */
   private needsConnection(host: string, playHosts: string[][]): boolean {
+    const state = this.states.get(host)!;
     return this.o.playbook.plays.some(
       (play, i) =>
         playHosts[i]!.includes(host) &&
         selectTasks(play.tasks, this.o.tags).some((t) => {
-          if (this.o.modules.get(t.module)?.local) return false;
+          if (this.o.modules.get(t.module)?.local || t.delegateTo) return false;
           const prior = this.o.resume?.task(host, this.id(t));
-          return !(prior && succeeded(prior) && prior.restorable);
+          if (prior && succeeded(prior) && prior.restorable) return false;
+          return !this.falseFromTheStart(play, t, state);
         }),
     );
+  }
+
+  /** Whether one of the task's conditions is false with nothing run yet; one that needs results counts as not false. */
+  private falseFromTheStart(play: Play, task: Task, state: HostState): boolean {
+    if (task.when.length === 0) return false;
+    try {
+      const vars = this.varsFor(play, task, state);
+      return task.when.some((c) => {
+        try {
+          return evaluateBool(c, vars, task.location) === false;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
   }
 
   private async play(play: Play, hosts: string[]): Promise<void> {
@@ -518,7 +539,7 @@ class Scheduler {
         hint: `see \`runbook modules ${mod.name}\``,
       });
     }
-    const conn = mod.local ? undefined : await this.connectionFor(task, state);
+    const conn = mod.local ? undefined : await this.connectionFor(task, state, vars);
     const timeoutMs = task.timeout !== undefined ? task.timeout * 1000 : undefined;
     // Every task has a deadline, so a hung command cannot hold the run forever:
     // its own timeout, else --task-timeout, else an hour; 0 means none.
@@ -603,10 +624,12 @@ class Scheduler {
     return { status, msg, registered: registered(status), diff: result.diff, facts: result.facts };
   }
 
-  private async connectionFor(task: Task, state: HostState): Promise<Connection> {
+  private async connectionFor(task: Task, state: HostState, vars: Record<string, unknown>): Promise<Connection> {
     if (task.delegateTo) {
-      const target = task.delegateTo === 'localhost' || task.delegateTo === '127.0.0.1' ? this.o.inventory.hosts.get('localhost') ?? LOCALHOST : this.o.inventory.hosts.get(task.delegateTo);
-      if (!target) throw new RunbookError(`delegate_to names "${task.delegateTo}", which is not in the inventory`, { location: task.location });
+      // A template picks the host per run (as in Ansible): e.g. a live node to act from for one that is lost.
+      const name = renderString(task.delegateTo, vars, { source: `delegate_to of task "${task.name}"`, location: task.location }).trim();
+      const target = name === 'localhost' || name === '127.0.0.1' ? this.o.inventory.hosts.get('localhost') ?? LOCALHOST : this.o.inventory.hosts.get(name);
+      if (!target) throw new RunbookError(`delegate_to names "${name}", which is not in the inventory`, { location: task.location });
       return this.o.connect(target);
     }
     return this.o.connect(state.host);

@@ -3,7 +3,7 @@
 // All problems are collected and thrown together as InputErrors, each at its
 // file:line:col, before any host is contacted.
 
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { ModuleDef } from '../api.js';
@@ -11,7 +11,7 @@ import { didYouMean, InputError, InputErrors } from '../errors.js';
 import { compileExpression } from '../expr.js';
 import { SourceFile, type YamlPath } from '../source.js';
 import { hasTemplate } from '../template.js';
-import { builtinTemplatesDir } from '../paths.js';
+import { localPathCandidates, type TemplatedLocalPath } from '../local-paths.js';
 import { checkKeys, schemaErrors } from '../validate.js';
 import { IMPORT_KEYS, PLAY_KEYS, TASK_KEYS, type Play, type Playbook, type Task } from './types.js';
 
@@ -276,6 +276,7 @@ class Loader {
       listen: handler ? this.stringList(src, [...at, 'listen'], item['listen'], 'listen') : [],
       location: src.locate(at),
       baseDir: dirname(src.path),
+      localPathArgs: module && args !== undefined ? this.templatedLocalPaths(src, [...at, module], known.get(module)!, args) : undefined,
     };
   }
 
@@ -302,6 +303,7 @@ class Loader {
     if (hasTemplateDeep(args)) {
       // Templated values are only known per host; check what is literal now.
       this.errors.push(...partialCheck(mod.schema, args, src, at, what));
+      this.checkLocalPaths(src, at, mod, args);
       return args;
     }
     const res = mod.schema.safeParse(args);
@@ -334,16 +336,20 @@ class Loader {
     for (const [name, kind] of Object.entries(mod.localPaths)) {
       const value = args[name];
       if (typeof value !== 'string' || value === '' || hasTemplate(value)) continue;
-      const candidates = isAbsolute(value)
-        ? [value]
-        : kind === 'template'
-          ? [resolve(baseDir, value), resolve(baseDir, 'templates', value), join(builtinTemplatesDir, value)]
-          : [resolve(baseDir, value)];
+      const candidates = localPathCandidates(value, kind, baseDir);
       if (candidates.some((c) => existsSync(c))) continue;
       this.errors.push(
         src.error([...at, name], `${mod.name}'s ${name} "${value}" does not exist on this machine (looked for ${candidates.join(', ')})`, 'paths are relative to the playbook\'s folder; check the name, or create the file first'),
       );
     }
+  }
+
+  /** Templated local paths, with their positions: runner.ts checks them once the inventory's values are known. */
+  private templatedLocalPaths(src: SourceFile, at: YamlPath, mod: ModuleDef, args: unknown): TemplatedLocalPath[] {
+    if (!mod.localPaths || !isMap(args)) return [];
+    return Object.entries(mod.localPaths)
+      .filter(([name]) => typeof args[name] === 'string' && hasTemplate(args[name]))
+      .map(([name, kind]) => ({ arg: name, kind, location: src.locate([...at, name]) }));
   }
 
   private checkNotify(src: SourceFile, at: YamlPath, tasks: Task[], handlers: Task[]): void {

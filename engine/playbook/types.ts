@@ -2,6 +2,7 @@
 // task's module known. Nothing here is templated yet; that happens per host.
 
 import type { SourceLocation } from '../errors.js';
+import type { TemplatedLocalPath } from '../local-paths.js';
 
 export interface Task {
   /** Display name: the task's `name`, or `<module>` when it has none. */
@@ -40,6 +41,8 @@ export interface Task {
   location: SourceLocation;
   /** Folder of the file that declared the task; relative local paths start here. */
   baseDir: string;
+  /** Local-path arguments (upload's src, …) given as templates: checked once the inventory is known (engine/local-paths.ts). */
+  localPathArgs?: TemplatedLocalPath[] | undefined;
 }
 
 export interface Play {

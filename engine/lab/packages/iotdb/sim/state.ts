@@ -284,17 +284,20 @@ export function removeNode(
     }
   } else {
     const rf = maxReplication(state);
-    const available = dataNodes(state).filter((n) => !n.removing && statusOf(n.id) === 'Running').length;
     if (statusOf(node.id) !== 'Running' && rf <= 1) {
       return reject(
         'REMOVE_DATANODE_ERROR',
         `Remove DataNode failed: DataNode ${node.id} is ${statusOf(node.id)}, and a down DataNode can be removed only when schema_replication_factor and data_replication_factor are greater than 1.`,
       );
     }
-    if (available <= rf) {
+    // The regions move to the DataNodes that stay, so enough of them must be
+    // available, whether the one leaving still runs or is down (its regions
+    // are then rebuilt from their other replicas).
+    const staying = dataNodes(state).filter((n) => n.id !== node.id && !n.removing && statusOf(n.id) === 'Running').length;
+    if (staying < rf) {
       return reject(
         'REMOVE_DATANODE_ERROR',
-        `Remove DataNode failed: the cluster has ${available} available DataNode(s); removing is allowed only when that is greater than max(schema_replication_factor, data_replication_factor) = ${rf}.`,
+        `Remove DataNode failed: ${staying} available DataNode(s) would stay; removing is allowed only when at least max(schema_replication_factor, data_replication_factor) = ${rf} stay.`,
       );
     }
   }
