@@ -150,7 +150,7 @@ function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Rec
       for (const k of definedBy(t)) known.add(k);
     }
   }
-  const errors: InputError[] = [];
+  const errors: InputError[] = [...shadowingRegisters(playbook, inventory, extraVars)];
   for (const play of playbook.plays) {
     const playKnown = new Set(known);
     for (const k of Object.keys(play.vars)) playKnown.add(k);
@@ -174,6 +174,41 @@ function checkVariables(playbook: Playbook, inventory: Inventory, extraVars: Rec
     }
   }
   return dedupe(errors);
+}
+
+/**
+ * A registered result outranks play, task, inventory and -e variables of the
+ * same name for the rest of the run, so `register: x` silently replaces the
+ * `x` a later task meant. Nobody wants that; the name must differ.
+ */
+function shadowingRegisters(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>): InputError[] {
+  const from = new Map<string, string>();
+  const note = (names: Iterable<string>, where: string) => {
+    for (const n of names) if (!from.has(n)) from.set(n, where);
+  };
+  note(Object.keys(extraVars), '-e');
+  note(Object.keys(inventory.vars), 'the inventory');
+  for (const g of inventory.groups.values()) note(Object.keys(g.vars), `the inventory (group ${g.name})`);
+  for (const h of inventory.hosts.values()) note(Object.keys(h.vars), `the inventory (host ${h.name})`);
+  const errors: InputError[] = [];
+  for (const play of playbook.plays) {
+    const local = new Map<string, string>();
+    for (const k of Object.keys(play.vars)) local.set(k, `the vars of play "${play.name}"`);
+    const all = [...play.tasks, ...play.handlers];
+    for (const t of all) for (const k of Object.keys(t.vars)) if (!local.has(k)) local.set(k, `the vars of task "${t.name}"`);
+    for (const t of all) {
+      if (!t.register || MAGIC.includes(t.register)) continue;
+      const where = local.get(t.register) ?? from.get(t.register);
+      if (where === undefined) continue;
+      errors.push(
+        new InputError(`task "${t.name}" registers its result as "${t.register}", which would replace the variable "${t.register}" from ${where} for the rest of the run`, {
+          location: t.location,
+          hint: `registered results outrank variables; give the register another name, e.g. "${t.register}_result"`,
+        }),
+      );
+    }
+  }
+  return errors;
 }
 
 function definedBy(t: Task): string[] {

@@ -28,4 +28,27 @@ describe('variables are checked before any host is touched', () => {
     expect(text).toContain('uses undefined variable "hostname_ot"');
     expect(text).toContain('did you mean "hostname_out"?');
   });
+
+  test('a register that would replace a play variable is refused at its task', () => {
+    const text = check('- hosts: all\n  vars:\n    trust: present\n  tasks:\n    - name: probe\n      run: "true"\n      register: trust\n');
+    expect(text).toContain('main.yaml:5:7');
+    expect(text).toContain('task "probe" registers its result as "trust", which would replace the variable "trust" from the vars of play');
+    expect(text).toContain('"trust_result"');
+  });
+
+  test('a register that would replace an inventory variable is refused; registering one name twice is fine', () => {
+    const dir = writeFiles({
+      'main.yaml': '- hosts: all\n  tasks:\n    - run: "true"\n      register: out\n    - run: "true"\n      register: out\n    - run: "true"\n      register: port\n',
+      'inv.yaml': 'hosts:\n  a: { address: 198.19.0.11, vars: { port: 22 } }\n',
+    });
+    let text = 'valid';
+    try {
+      prepare({ playbook: join(dir, 'main.yaml'), inventory: join(dir, 'inv.yaml'), modules: moduleRegistry() });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      text = err.format();
+    }
+    expect(text).toContain('registers its result as "port", which would replace the variable "port" from the inventory (host a)');
+    expect(text).not.toContain('"out"');
+  });
 });
