@@ -5,6 +5,7 @@
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { controllerHostsFile, setControllerHosts } from './controller-hosts.js';
 import { LabError } from './errors.js';
 import { bridgeName, checkLabName, DEFAULT_LAB, hostPaths, labPaths, netnsName, processMarker } from './layout.js';
 import { withLock } from './lock.js';
@@ -43,6 +44,8 @@ export async function teardown(ip: string, name: string): Promise<string[]> {
   }
   for (const index of [...indexes].sort((a, b) => a - b)) removed.push(...(await removeHostNetwork(ip, name, index)));
   if (removeDir(name)) removed.push(`directory ${labPaths(name).dir}`);
+  // Last, so that a damaged block (reported with what to do) leaves nothing else behind.
+  if (await setControllerHosts(name, [])) removed.push(`host names of lab ${name} from ${controllerHostsFile()}`);
   return removed;
 }
 

@@ -19,18 +19,20 @@ export function formatLabUp(state: LabState): string {
   }
   out.push(
     ...table(
-      ['HOST', 'ADDRESS', 'SSHD PID', 'STATUS'],
+      ['HOST', 'ADDRESS', 'FQDN', 'SSHD PID', 'STATUS'],
       state.hosts.map((h) => [
         h.name,
         h.address,
+        h.fqdn,
         String(h.sshdPid),
         state.added.includes(h.name) ? 'added' : state.restarted.includes(h.name) ? 'restarted' : 'already running',
       ]),
     ),
   );
   const first = state.hosts[0];
+  out.push(`names:     <host>.${state.name}.runbook, resolved by every lab host and, while the lab is up, by this machine (${state.controllerHostsFile})`);
   out.push(`inventory: ${state.inventoryPath}`);
-  if (first) out.push(`try:       ssh -i ${state.privateKeyFile} -o UserKnownHostsFile=${state.knownHostsFile} root@${first.address}`);
+  if (first) out.push(`try:       ssh -i ${state.privateKeyFile} -o UserKnownHostsFile=${state.knownHostsFile} root@${first.fqdn}`);
   return out.join('\n');
 }
 
@@ -44,15 +46,19 @@ export function formatLabStatus(status: LabStatus): string {
   return [
     `lab ${status.name} on ${status.subnet ?? '?'} (bridge ${status.bridge ?? '?'}): ${summary}`,
     ...table(
-      ['HOST', 'ADDRESS', 'HOSTNAME', 'SSHD', 'PORT 22'],
+      ['HOST', 'ADDRESS', 'FQDN', 'HOSTNAME', 'SSHD', 'PORT 22'],
       status.hosts.map((h) => [
         h.name,
         h.address,
+        h.fqdn,
         h.hostname ?? `? (expected ${h.expectedHostname})`,
         `${h.sshdAlive ? `alive (pid ${h.sshdPid})` : `dead (was pid ${h.sshdPid})`}${h.netnsPresent ? '' : `, namespace ${h.netns} missing`}`,
         h.port22Reachable ? 'reachable' : 'unreachable',
       ]),
     ),
+    status.controllerNames
+      ? `names:     <host>.${status.name}.runbook, also in ${status.controllerHostsFile} on this machine`
+      : `names:     <host>.${status.name}.runbook, missing from ${status.controllerHostsFile} on this machine; run \`runbook lab up${nameFlag(status.name)} --hosts ${status.hosts.length}\` to add them`,
     `inventory: ${status.inventoryPath ?? '?'}`,
   ].join('\n');
 }
@@ -68,6 +74,7 @@ export function formatLabPackage(result: LabPackageResult): string {
     `  ${result.product} ${result.version} (${result.format}, top folder ${result.topDir}/)`,
     `  sha256 ${result.sha256}`,
     `  ${result.rebuilt ? 'built' : 'unchanged'}: ${result.reason}`,
+    ...result.besides.map((f) => `  beside it: ${f}`),
   ].join('\n');
 }
 

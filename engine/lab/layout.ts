@@ -94,6 +94,18 @@ export function hostName(index: number): string {
   return `node${index}`;
 }
 
+/** The top-level label of every lab host name: `<host>.<lab>.runbook`. */
+export const LAB_DOMAIN = 'runbook';
+
+/**
+ * A lab host's fully qualified name, e.g. node1.default.runbook: what
+ * `hostname -f` says on the host, and what every lab host and the controller
+ * resolve while the lab is up. Lab names are valid DNS labels (checkLabName).
+ */
+export function hostFqdn(lab: string, host: string): string {
+  return `${host}.${lab}.${LAB_DOMAIN}`;
+}
+
 export function netnsPrefix(lab: string): string {
   return `runbook-${lab}-`;
 }

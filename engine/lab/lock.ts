@@ -10,9 +10,9 @@ import { isRunning, pollUntil } from './processes.js';
 
 const WAIT_MS = 120_000;
 
-export async function withLock<T>(name: string, what: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(lockDir(), { recursive: true });
-  const file = join(lockDir(), `${name}.lock`);
+export async function withLock<T>(name: string, what: string, fn: () => Promise<T>, dir: string = lockDir()): Promise<T> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.lock`);
   const got = await pollUntil(() => (tryLock(file) ? true : undefined), WAIT_MS, 100);
   if (!got) {
     throw new LabError('busy', `${what}: another runbook lab command (pid ${holder(file) ?? '?'}) has held ${file} for over ${WAIT_MS / 1000} s`, {

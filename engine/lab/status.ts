@@ -1,9 +1,10 @@
 // `runbook lab status`: what the lab recorded, checked against what is really
 // running and answering.
 
+import { controllerHostsFile, hasControllerBlock } from './controller-hosts.js';
 import { hostRunning, probeSsh, sshdAlive } from './host.js';
 import { netnsExists } from './network.js';
-import { checkLabName, DEFAULT_LAB, labPaths } from './layout.js';
+import { checkLabName, DEFAULT_LAB, hostFqdn, labPaths } from './layout.js';
 import { readState } from './state.js';
 import { findTool, run } from './system.js';
 import type { LabHostStatus, LabStatus } from './types.js';
@@ -18,7 +19,17 @@ export async function labStatus(opts: LabStatusOptions = {}): Promise<LabStatus>
   const p = labPaths(name);
   const state = readState(name);
   if (state === undefined) {
-    return { name, exists: false, stateDir: p.dir, subnet: undefined, bridge: undefined, inventoryPath: undefined, hosts: [] };
+    return {
+      name,
+      exists: false,
+      stateDir: p.dir,
+      subnet: undefined,
+      bridge: undefined,
+      inventoryPath: undefined,
+      controllerHostsFile: controllerHostsFile(),
+      controllerNames: hasControllerBlock(name),
+      hosts: [],
+    };
   }
   const hosts = await Promise.all(
     state.hosts.map(async (h): Promise<LabHostStatus> => {
@@ -29,6 +40,7 @@ export async function labStatus(opts: LabStatusOptions = {}): Promise<LabStatus>
         address: h.address,
         hostname,
         expectedHostname: h.hostname,
+        fqdn: hostFqdn(name, h.name),
         netns: h.netns,
         sshdPid: h.sshdPid,
         sshdAlive: alive,
@@ -38,7 +50,17 @@ export async function labStatus(opts: LabStatusOptions = {}): Promise<LabStatus>
       };
     }),
   );
-  return { name, exists: true, stateDir: p.dir, subnet: state.subnet, bridge: state.bridge, inventoryPath: p.inventory, hosts };
+  return {
+    name,
+    exists: true,
+    stateDir: p.dir,
+    subnet: state.subnet,
+    bridge: state.bridge,
+    inventoryPath: p.inventory,
+    controllerHostsFile: controllerHostsFile(),
+    controllerNames: hasControllerBlock(name),
+    hosts,
+  };
 }
 
 /** Ask the host itself (its UTS namespace) rather than trusting the record. */

@@ -4,7 +4,10 @@ export interface LabHost {
   /** Inventory name, e.g. node1. */
   name: string;
   index: number;
+  /** The kernel hostname (`hostname`), e.g. node1. */
   hostname: string;
+  /** The fully qualified name (`hostname -f`), `<host>.<lab>.runbook`, e.g. node1.default.runbook. */
+  fqdn: string;
   address: string;
   netns: string;
   /** Controller end of the host's veth pair. */
@@ -24,6 +27,8 @@ export interface LabState {
   knownHostsFile: string;
   /** Bind-mounted as /etc/hosts on every host. */
   hostsFile: string;
+  /** The controller's hosts file, which carries the lab's block of FQDNs while it is up. */
+  controllerHostsFile: string;
   hosts: LabHost[];
   /** How many hosts this `up` asked for. */
   requested: number;
@@ -39,6 +44,8 @@ export interface LabHostStatus {
   /** The hostname the host reports, or undefined when it could not be asked. */
   hostname: string | undefined;
   expectedHostname: string;
+  /** `<host>.<lab>.runbook`: resolved by every lab host, and by the controller while the lab is up. */
+  fqdn: string;
   netns: string;
   sshdPid: number;
   sshdAlive: boolean;
@@ -58,6 +65,9 @@ export interface LabStatus {
   subnet: string | undefined;
   bridge: string | undefined;
   inventoryPath: string | undefined;
+  /** The controller's hosts file, and whether it carries the lab's block of host names. */
+  controllerHostsFile: string;
+  controllerNames: boolean;
   hosts: LabHostStatus[];
 }
 

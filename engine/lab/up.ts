@@ -6,12 +6,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { errorMessage } from '../errors.js';
 import { LabError } from './errors.js';
-import { ensureClientKey, writeHostsFile, writeInventory, writeKnownHosts } from './files.js';
+import { controllerHostsFile, setControllerHosts } from './controller-hosts.js';
+import { controllerEntries, ensureClientKey, writeHostsFile, writeInventory, writeKnownHosts } from './files.js';
 import { hostRunning, prepareHost, startHost } from './host.js';
 import {
   bridgeName,
   checkLabName,
   DEFAULT_LAB,
+  hostFqdn,
   hostName,
   labPaths,
   netnsName,
@@ -86,8 +88,10 @@ async function up(tools: UpTools, name: string, opts: LabUpOptions): Promise<Lab
       }
       await ensureBridge(tools.ip, name, subnet);
     });
-    // Every host, old and new, must resolve the new ones by name.
-    writeHostsFile(name, controller, [...records, ...newIndexes.map((i) => ({ name: hostName(i), hostname: hostName(i), address: hostAddress(subnet, i) }))]);
+    // Every host, old and new, must resolve the new ones by name, and so must the controller.
+    const all = [...records, ...newIndexes.map((i) => ({ name: hostName(i), hostname: hostName(i), address: hostAddress(subnet, i) }))];
+    writeHostsFile(name, controller, all);
+    await setControllerHosts(name, controllerEntries(name, all));
 
     // Hosts start side by side; all are waited for, so a failure never
     // leaves others still starting while `undo` removes things under them.
@@ -183,6 +187,7 @@ async function undo(
     } else {
       for (const i of newIndexes) await removeHost(ip, name, i, hostName(i));
       writeHostsFile(name, controller, existing.hosts);
+      await setControllerHosts(name, controllerEntries(name, existing.hosts));
       // Hosts restarted before the failure have new pids that `down` must know.
       writeState(existing);
     }
@@ -207,7 +212,8 @@ function toLabState(name: string, subnet: Subnet, records: LabHostRecord[], requ
     privateKeyFile: p.privateKey,
     knownHostsFile: p.knownHosts,
     hostsFile: p.hostsFile,
-    hosts: records.map(({ name: n, index, hostname, address, netns, veth, sshdPid }) => ({ name: n, index, hostname, address, netns, veth, sshdPid })),
+    controllerHostsFile: controllerHostsFile(),
+    hosts: records.map(({ name: n, index, hostname, address, netns, veth, sshdPid }) => ({ name: n, index, hostname, fqdn: hostFqdn(name, n), address, netns, veth, sshdPid })),
     requested,
     added,
     restarted,

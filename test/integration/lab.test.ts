@@ -94,7 +94,7 @@ describe('runbook lab', () => {
     const byAddress = await lab.sshExec('node1', banner(node2.address));
     const byName = await lab.sshExec('node1', `getent hosts node2 && ${banner('node2')}`);
     expect(byAddress).toMatchObject({ code: 0, stdout: expect.stringMatching(/^SSH-2\.0-/) });
-    expect(byName).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^${escape(node2.address)}\\s+node2\\nSSH-2\\.0-`)) });
+    expect(byName).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^${escape(node2.address)}\\s+${escape(node2.fqdn)}\\s+node2\\nSSH-2\\.0-`)) });
     for (const h of lab.hosts) {
       const socket = connect({ host: h.address, port: 22 });
       const first = await new Promise<string>((resolve, reject) => {
@@ -155,7 +155,8 @@ describe('runbook lab', () => {
     };
     expect(inv.ssh).toEqual({ user: 'root', port: 22, private_key_file: lab.keyPath, known_hosts: lab.knownHostsPath });
     expect(inv.vars).toEqual({});
-    expect(inv.hosts).toEqual(Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, vars: { hostname: h.hostname } }])));
+    // `hostname` is what `hostname -f` says on the host: its FQDN.
+    expect(inv.hosts).toEqual(Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address, vars: { hostname: `${h.name}.${lab.name}.runbook` } }])));
     expect(inv.groups).toEqual({ lab: { hosts: ['node1', 'node2', 'node3'] } });
   });
 
