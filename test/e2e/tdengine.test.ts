@@ -1,13 +1,17 @@
 // TDengine end to end: the real runbook CLI drives the built-in playbooks
-// against five lab hosts (node1-node5, each its own `hostname -f`, resolved
-// through the lab's shared /etc/hosts) running the simulated TDengine package
-// and Debian's real nginx. The inventory is inventories/tdengine-lab.yaml
-// aimed at this suite's lab; a second one adds node4 and node5.
+// against five lab hosts running the simulated TDengine package and Debian's
+// real nginx. Every dnode is named by its FQDN, node<N>.<lab>.runbook: the
+// host's `hostname -f`, resolved by every lab host and by the controller, which
+// connects by that name too (the inventory has no addresses). The inventory
+// is inventories/tdengine-lab.yaml aimed at this suite's lab; a second one
+// adds node4 and node5.
 //
 // One lab for the whole file, so the steps run in order and build on each
 // other: check, deploy (twice: the second changes nothing), start, show,
 // mnodes, scaleout, a mismatched timezone, a dnode that formed its own
-// cluster and repair-dnode, taosAdapters behind nginx, stop, clean, destroy.
+// cluster and repair-dnode, taosAdapters, taosKeeper and taos-Explorer behind
+// nginx, distribute, mnode failover, restart, clean (which stops what runs
+// first), destroy.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -33,18 +37,18 @@ const TAOS = `${HOME}/bin/taos`;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'runbook-e2e-tdengine-'));
   const pkg = await buildLabPackage('tdengine', { outDir: join(work, 'packages') });
-  const addr = (n: number): string => lab.host(`node${n}`).address;
   // The shipped lab inventory, pointed at this suite's lab and package.
   const shipped = readFileSync(join(packageRoot, 'inventories', 'tdengine-lab.yaml'), 'utf8');
   const text = shipped
     .replace(/^(\s*private_key_file: ).*$/m, `$1${lab.keyPath}`)
     .replace(/^(\s*known_hosts: ).*$/m, `$1${lab.knownHostsPath}`)
     .replace(/^(\s*package: ).*$/m, `$1${pkg.path}`)
-    .replace(/198\.19\.0\.1([1-3])/g, (_m, i: string) => addr(Number(i)));
-  expect(text).not.toContain('198.19.0.');
+    .replace(/\.default\.runbook\b/g, `.${lab.name}.runbook`);
+  expect(text).not.toContain('.default.');
+  expect(text).not.toMatch(/^\s*address:/m);
   inv3 = join(work, 'tdengine-lab.yaml');
   writeFileSync(inv3, text);
-  const more = [4, 5].map((n) => `  - name: node${n}\n    fqdn: node${n}\n    address: ${addr(n)}\n    dataDir: /data/taos/data\n    logDir: /data/taos/log\n`).join('');
+  const more = [4, 5].map((n) => `  - name: node${n}\n    fqdn: ${fq(`node${n}`)}\n    dataDir: /data/taos/data\n    logDir: /data/taos/log\n`).join('');
   inv5 = join(work, 'tdengine-lab-5.yaml');
   writeFileSync(inv5, text.replace(/\nadapters:/, `${more}\nadapters:`));
 }, 240_000);
@@ -52,6 +56,11 @@ beforeAll(async () => {
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** A lab host's FQDN, which is also its dnode's fqdn. */
+const fq = (host: string): string => `${host}.${lab.name}.runbook`;
+/** A dnode's endpoint, as show dnodes writes it. */
+const ep = (host: string): string => `${fq(host)}:6030`;
 
 function play(name: string, inventory: string, ...extra: string[]): Promise<CliResult> {
   return runCli(['play', name, '-i', inventory, '-o', 'json', ...extra], { timeoutMs: 170_000 });
@@ -65,7 +74,7 @@ function failures(r: CliResult): string[] {
 }
 
 async function taos(host: string, sql: string, server = 'node1'): Promise<{ stdout: string; table: Table }> {
-  const r = await lab.sshExec(host, `${TAOS} -h ${server} -P 6030 -s '${sql}'`);
+  const r = await lab.sshExec(host, `${TAOS} -h ${fq(server)} -P 6030 -s '${sql}'`);
   return { stdout: r.stdout, table: parsePiped(r.stdout) };
 }
 
@@ -103,6 +112,28 @@ function httpPost(host: string, port: number, path: string, body: string): Promi
   });
 }
 
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The pids of each dnode's taosd (node1-node3), to tell a restart from none. */
+async function taosdPids(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const node of ['node1', 'node2', 'node3']) out[node] = (await lab.sshExec(node, `pgrep -f '${HOME}/bin/[t]aosd -c' | sort | tr '\\n' ' '`)).stdout.trim();
+  return out;
+}
+
+function httpGet(host: string, port: number, path: string): Promise<{ status: number; instance: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'GET', timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, instance: String(res.headers['x-simulated-instance'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${host}:${port}${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const ready = (t: Table, endpoint: string): boolean => t.rows.some((r) => r.endpoint === endpoint && r.status === 'ready');
 
 describe('a TDengine cluster on lab hosts', () => {
@@ -117,8 +148,8 @@ describe('a TDengine cluster on lab hosts', () => {
     expect(first.code, shown(first)).toBe(0);
     expect(totals(first).changed).toBeGreaterThan(0);
     const cfg = await lab.sshExec('node2', `cat ${HOME}/cfg/taos.cfg`);
-    expect(cfg.stdout).toMatch(/^firstEp\s+node1:6030$/m);
-    expect(cfg.stdout).toMatch(/^fqdn\s+node2$/m);
+    expect(cfg.stdout).toMatch(new RegExp(`^firstEp\\s+${escape(ep('node1'))}$`, 'm'));
+    expect(cfg.stdout).toMatch(new RegExp(`^fqdn\\s+${escape(fq('node2'))}$`, 'm'));
     expect(cfg.stdout).toMatch(/^timezone\s+UTC$/m);
 
     const again = await play('deploy', inv3);
@@ -137,9 +168,9 @@ describe('a TDengine cluster on lab hosts', () => {
     expect(results(show, 'every dnode is ready')[0]?.msg).toBe('all 3 dnodes are ready');
     const { table } = await taos('node3', 'show dnodes');
     expect(table.rows.map((row) => [row.id, row.endpoint, row.status])).toEqual([
-      ['1', 'node1:6030', 'ready'],
-      ['2', 'node2:6030', 'ready'],
-      ['3', 'node3:6030', 'ready'],
+      ['1', ep('node1'), 'ready'],
+      ['2', ep('node2'), 'ready'],
+      ['3', ep('node3'), 'ready'],
     ]);
   }, STEP_MS);
 
@@ -148,9 +179,9 @@ describe('a TDengine cluster on lab hosts', () => {
     expect(r.code, shown(r)).toBe(0);
     const { table } = await taos('node2', 'show mnodes');
     expect(table.rows.map((row) => [row.endpoint, row.role, row.status])).toEqual([
-      ['node1:6030', 'leader', 'ready'],
-      ['node2:6030', 'follower', 'ready'],
-      ['node3:6030', 'follower', 'ready'],
+      [ep('node1'), 'leader', 'ready'],
+      [ep('node2'), 'follower', 'ready'],
+      [ep('node3'), 'follower', 'ready'],
     ]);
     // One mnode per dnode, as the document says.
     const again = await taos('node1', 'create mnode on dnode 1');
@@ -179,10 +210,10 @@ describe('a TDengine cluster on lab hosts', () => {
     const r = await play('start', inv5, '-N', 'node5');
     expect(r.code, shown(r)).toBe(1);
     const [why] = failures(r);
-    expect(why).toMatch(/^node5: dnode node5:6030 did not become ready in show dnodes \(offline: timezone not match\)/);
+    expect(why).toMatch(new RegExp(`^node5: dnode ${escape(ep('node5'))} did not become ready in show dnodes \\(offline: timezone not match\\)`));
     expect(why).toContain('timezone not match: the cluster has "UTC", this dnode has "Asia/Shanghai"');
     const log = await lab.sshExec('node5', 'cat /data/taos/log/taosdlog.0');
-    expect(log.stdout).toMatch(/ERROR dnode:0, failed to join the cluster at node1:6030 since timezone not match/);
+    expect(log.stdout).toContain(`ERROR dnode:0, failed to join the cluster at ${ep('node1')} since timezone not match`);
 
     const stop = await play('stop', inv5, '-N', 'node5');
     expect(stop.code, shown(stop)).toBe(0);
@@ -202,26 +233,26 @@ describe('a TDengine cluster on lab hosts', () => {
     // The document's step 3: asked directly, it shows a cluster of its own.
     const own = await until('node3 to form its own cluster', async () => {
       const { table } = await taos('node3', 'show dnodes', 'node3');
-      return table.rows.length === 1 && ready(table, 'node3:6030') ? table : undefined;
+      return table.rows.length === 1 && ready(table, ep('node3')) ? table : undefined;
     });
     expect(own.rows[0]!.id).toBe('1');
     const main = await until('the cluster to see node3 offline', async () => {
       const { table } = await taos('node1', 'show dnodes');
-      return table.rows.some((row) => row.endpoint === 'node3:6030' && row.status === 'offline') ? table : undefined;
+      return table.rows.some((row) => row.endpoint === ep('node3') && row.status === 'offline') ? table : undefined;
     });
     expect(main.rows).toHaveLength(5);
 
     const refused = await play('repair-dnode', inv3, '-N', 'node3');
     expect(refused.code, shown(refused)).toBe(1);
     expect(failures(refused)).toEqual([expect.stringMatching(/^node3: repairing node3 stops taosd and deletes everything in \/data\/taos\/data .*Run again with --yes/)]);
-    expect(results(refused, 'its own view matches the cluster\'s')[0]?.msg).toBe('node3:6030 formed a cluster of its own (its show dnodes differs from the cluster\'s)');
+    expect(results(refused, 'its own view matches the cluster\'s')[0]?.msg).toBe(`${ep('node3')} formed a cluster of its own (its show dnodes differs from the cluster's)`);
 
     const r = await play('repair-dnode', inv3, '-N', 'node3', '--yes');
     expect(r.code, shown(r)).toBe(0);
     expect(results(r, 'empty the dataDir').map((e) => e.status)).toEqual(['changed']);
     const { table } = await taos('node3', 'show dnodes', 'node3');
-    expect(ready(table, 'node3:6030')).toBe(true);
-    expect(table.rows.find((row) => row.endpoint === 'node3:6030')!.id).toBe('3');
+    expect(ready(table, ep('node3'))).toBe(true);
+    expect(table.rows.find((row) => row.endpoint === ep('node3'))!.id).toBe('3');
     expect(table.rows).toHaveLength(5);
   }, STEP_MS);
 
@@ -229,7 +260,7 @@ describe('a TDengine cluster on lab hosts', () => {
     const r = await play('adapter', inv3);
     expect(r.code, shown(r)).toBe(0);
     const conf = await lab.sshExec('node3', 'cat /data/nginx/nginx.conf');
-    expect(conf.stdout).toMatch(/upstream dbserver \{\n\s+least_conn;\n\s+server node1:6041 max_fails=0;\n\s+server node2:6041 max_fails=0;/);
+    expect(conf.stdout).toMatch(new RegExp(`upstream dbserver \\{\\n\\s+least_conn;\\n\\s+server ${escape(fq('node1'))}:6041 max_fails=0;\\n\\s+server ${escape(fq('node2'))}:6041 max_fails=0;`));
 
     const nginx = lab.host('node3').address;
     const seen = new Map<string, number>();
@@ -247,29 +278,149 @@ describe('a TDengine cluster on lab hosts', () => {
     }
   }, STEP_MS);
 
-  it('clean refuses while anything runs', async () => {
-    const r = await play('clean', inv5, '--yes');
-    expect(r.code, shown(r)).toBe(1);
-    const running = failures(r);
-    expect(running.find((f) => f.startsWith('node1: '))).toContain(`node1 is running; stop the cluster first: runbook play stop -i ${inv5}`);
-    // Nothing was deleted.
-    expect((await lab.sshExec('node1', 'test -d /data/taos/data && echo kept')).stdout.trim()).toBe('kept');
+  it('taosKeeper and taos-Explorer answer behind nginx on 6043 and 6060, with the cluster asked through their taosAdapter', async () => {
+    const conf = (await lab.sshExec('node3', 'cat /data/nginx/nginx.conf')).stdout;
+    expect(conf).toContain(`upstream keeper {\n        ip_hash;\n        server ${fq('node1')}:6043 ;\n    }`);
+    expect(conf).toContain(`upstream explorer{\n        ip_hash;\n        server ${fq('node2')}:6060 ;\n    }`);
+    // taoskeeper.toml holds the cluster's password: readable by root only.
+    expect((await lab.sshExec('node1', 'stat -c %a /opt/tdengine/taoskeeper/cfg/taoskeeper.toml')).stdout.trim()).toBe('600');
+
+    const nginx = lab.host('node3').address;
+    const metrics = await httpGet(nginx, 6043, '/metrics');
+    expect(metrics).toMatchObject({ status: 200, instance: 'node1:6043' });
+    expect(metrics.body).toMatch(/^# simulated taosKeeper/);
+    expect(metrics.body).toMatch(/^taoskeeper_up 1$/m);
+    expect(metrics.body).toMatch(/^taos_dnodes_total 5$/m);
+    expect(metrics.body).toMatch(/^taos_dnodes_alive 4$/m);
+    const page = await httpGet(nginx, 6060, '/');
+    expect(page).toMatchObject({ status: 200, instance: 'node2:6060' });
+    expect(page.body).toContain('TDengine Explorer — simulated by runbook');
+    expect(page.body).toContain(`<li>${ep('node1')}: ready</li>`);
+    // Each asked the cluster through the taosAdapter on its own machine.
+    expect((await lab.sshExec('node1', 'grep -c "GET /metrics" /data/taoskeeper/log/taoskeeper.log')).stdout.trim()).toBe('1');
+    expect((await lab.sshExec('node2', 'grep -c "GET / " /data/taos-explorer/log/explorer.log')).stdout.trim()).toBe('1');
+
+    // A second adapter run changes nothing and restarts nothing.
+    const again = await play('adapter', inv3);
+    expect(again.code, shown(again)).toBe(0);
+    expect(totals(again).changed, shown(again)).toBe(0);
   }, STEP_MS);
 
-  it('stop, then clean lists what it deletes and needs --yes; destroy removes the deployment', async () => {
-    const stop = await play('stop', inv5);
+  it('distribute uploads the changed taos.cfg and says which running dnodes need a restart; restart -N makes it read it', async () => {
+    // node2 gets a per-dnode parameter the others do not have.
+    const invNew = join(work, 'tdengine-lab-vnodes.yaml');
+    writeFileSync(invNew, readFileSync(inv3, 'utf8').replace(/(  - name: node2\n(?:    .*\n)*?    mnode: true\n)/, "$1    taos.cfg: { supportVnodes: 20 }\n"));
+    expect(readFileSync(invNew, 'utf8')).toContain('supportVnodes: 20');
+    const pidsBefore = await taosdPids();
+
+    const r = await play('distribute', invNew);
+    expect(r.code, shown(r)).toBe(0);
+    expect(results(r, 'write taos.cfg').map((e) => [e.host, e.status]).sort()).toEqual([['node1', 'ok'], ['node2', 'changed'], ['node3', 'ok']]);
+    expect(results(r, 'needs a restart?').find((e) => e.host === 'node2')?.msg).toMatch(new RegExp(`^node2 \\(${escape(ep('node2'))}\\): taos\\.cfg changed while taosd runs \\(pid [0-9,]+\\): it needs a restart to read it$`));
+    expect(results(r, 'needs a restart?').find((e) => e.host === 'node1')?.msg).toBe(`node1 (${ep('node1')}): taos.cfg unchanged; no restart needed`);
+    expect(results(r, 'restart needed')[0]?.msg).toBe(`taos.cfg changed on running dnodes; restart them, one at a time, to read it: runbook play restart -i ${invNew} -N node2`);
+    expect((await lab.sshExec('node2', `grep supportVnodes ${HOME}/cfg/taos.cfg`)).stdout).toMatch(/^supportVnodes\s+20$/m);
+    // Nothing was restarted: the running taosd still reports the old value.
+    expect(await taosdPids()).toEqual(pidsBefore);
+    const vnodes = async (): Promise<string | undefined> => (await taos('node1', 'show dnodes')).table.rows.find((row) => row.endpoint === ep('node2'))?.support_vnodes;
+    expect(await vnodes()).toBe('16');
+
+    const restart = await play('restart', invNew, '-N', 'node2');
+    expect(restart.code, shown(restart)).toBe(0);
+    const after = await taosdPids();
+    expect(after.node2).not.toEqual(pidsBefore.node2);
+    expect([after.node1, after.node3]).toEqual([pidsBefore.node1, pidsBefore.node3]);
+    expect(await until('node2 to report its new supportVnodes', async () => ((await vnodes()) === '20' ? true : undefined))).toBe(true);
+
+    const again = await play('distribute', invNew);
+    expect(again.code, shown(again)).toBe(0);
+    expect(totals(again).changed, shown(again)).toBe(0);
+    expect(results(again, 'no restart needed')[0]?.msg).toBe('no running dnode needs a restart');
+  }, STEP_MS);
+
+  it('mnode failover: with the leader\'s dnode stopped another mnode leads and the cluster answers; started again it follows', async () => {
+    const roles = async (asked: string): Promise<string[][]> => (await taos(asked, 'show mnodes', asked)).table.rows.map((row) => [row.endpoint!, row.role!, row.status!]);
+    expect(await roles('node2')).toEqual([
+      [ep('node1'), 'leader', 'ready'],
+      [ep('node2'), 'follower', 'ready'],
+      [ep('node3'), 'follower', 'ready'],
+    ]);
+    const stop = await play('stop', inv3, '-N', 'node1');
     expect(stop.code, shown(stop)).toBe(0);
-    const status = await play('status', inv5);
-    expect(results(status, 'status').every((e) => /: stopped; listening: none$/.test(e.msg)), shown(status)).toBe(true);
 
-    const refused = await play('clean', inv5);
-    expect(refused.code, shown(refused)).toBe(1);
-    expect(results(refused, 'what will be deleted').find((e) => e.host === 'node2')?.msg).toBe(`node2 (${lab.host('node2').address}): /data/taos/data, /data/taos/log`);
-    expect((await lab.sshExec('node2', 'test -d /data/taos/data')).code).toBe(0);
+    const elected = await until('another mnode to lead', async () => {
+      const now = await roles('node3');
+      return now.some((r) => r[1] === 'leader') && now.every((r) => r[2] === 'ready' || r[0] === ep('node1')) ? now : undefined;
+    });
+    expect(elected).toEqual([
+      [ep('node1'), 'offline', 'offline'],
+      [ep('node2'), 'leader', 'ready'],
+      [ep('node3'), 'follower', 'ready'],
+    ]);
+    // The cluster keeps answering, through any dnode, and sees node1 gone.
+    const dnodes = await until('show dnodes to see node1 offline', async () => {
+      const { table } = await taos('node4', 'show dnodes', 'node4');
+      return table.rows.find((row) => row.endpoint === ep('node1'))?.status === 'offline' ? table : undefined;
+    });
+    expect(dnodes.rows.filter((row) => row.status === 'ready').map((row) => row.endpoint)).toEqual([ep('node2'), ep('node3'), ep('node4')]);
+    expect((await lab.sshExec('node2', 'grep -c "mnode is the leader" /data/taos/log/taosdlog.0')).stdout.trim()).toBe('1');
 
+    const start = await play('start', inv3, '-N', 'node1');
+    expect(start.code, shown(start)).toBe(0);
+    const back = await until('node1 to follow', async () => {
+      const now = await roles('node1');
+      return now.every((r) => r[2] === 'ready') ? now : undefined;
+    });
+    expect(back).toEqual([
+      [ep('node1'), 'follower', 'ready'],
+      [ep('node2'), 'leader', 'ready'],
+      [ep('node3'), 'follower', 'ready'],
+    ]);
+  }, STEP_MS);
+
+  it('restart: every dnode in turn, then the adapters and nginx; the cluster and nginx answer afterwards', async () => {
+    // A stopped explorer is left stopped: restart does not deploy or start what was not running.
+    const stopExplorer = await play('stop', inv3, '-N', 'explorer1');
+    expect(stopExplorer.code, shown(stopExplorer)).toBe(0);
+    const before = await taosdPids();
+    const r = await play('restart', inv3);
+    expect(r.code, shown(r)).toBe(0);
+    // One dnode at a time, the firstEp dnode last.
+    expect(results(r, 'start taosd').map((e) => e.host)).toEqual(['node2', 'node3', 'node1']);
+    const after = await taosdPids();
+    for (const node of ['node1', 'node2', 'node3']) expect(after[node], node).not.toEqual(before[node]);
+    const { table } = await taos('node2', 'show mnodes', 'node2');
+    expect(table.rows.filter((row) => row.role === 'leader')).toHaveLength(1);
+    expect(table.rows.every((row) => row.status === 'ready'), JSON.stringify(table.rows)).toBe(true);
+    const res = await httpPost(lab.host('node3').address, 6041, '/rest/sql', 'show dnodes');
+    expect(res).toMatchObject({ status: 200, json: { code: 0, rows: 5 } });
+    expect(results(r, 'start it').map((e) => [e.host, e.status])).toEqual([['keeper1', 'changed'], ['explorer1', 'skipped']]);
+    expect(results(r, 'not running, left stopped').find((e) => e.status === 'ok')).toMatchObject({ host: 'explorer1', msg: 'explorer1 (explorer) was not running, so it was not restarted; runbook play adapter deploys and starts it' });
+    expect(await httpGet(lab.host('node3').address, 6043, '/metrics')).toMatchObject({ status: 200, instance: 'node1:6043' });
+    const startExplorer = await play('adapter', inv3, '-N', 'explorer1');
+    expect(startExplorer.code, shown(startExplorer)).toBe(0);
+    expect(await httpGet(lab.host('node3').address, 6060, '/')).toMatchObject({ status: 200, instance: 'node2:6060' });
+  }, STEP_MS);
+
+  it('clean without --yes says what it stops and deletes, and touches nothing', async () => {
+    const before = await taosdPids();
+    const r = await play('clean', inv5);
+    expect(r.code, shown(r)).toBe(1);
+    expect(results(r, 'what will be stopped').find((e) => e.host === 'node1')?.msg).toMatch(new RegExp(`^node1 \\(${escape(fq('node1'))}\\): dnode running \\(pid [0-9,]+\\), stopped first$`));
+    expect(results(r, 'what will be stopped').find((e) => e.host === 'node5')?.msg).toBe(`node5 (${fq('node5')}): nothing runs`);
+    expect(results(r, 'what will be deleted').find((e) => e.host === 'node2')?.msg).toBe(`node2 (${fq('node2')}): /data/taos/data, /data/taos/log`);
+    expect(failures(r)).toEqual([expect.stringContaining('clean stops every program listed as running and deletes the folders listed above; nothing was touched. Run it again with --yes to go ahead.')]);
+    expect(await taosdPids()).toEqual(before);
+    expect((await lab.sshExec('node2', 'test -d /data/taos/data && echo kept')).stdout.trim()).toBe('kept');
+  }, STEP_MS);
+
+  it('clean --yes stops everything that runs, then empties the data folders; destroy removes the deployment', async () => {
     const clean = await play('clean', inv5, '--yes');
     expect(clean.code, shown(clean)).toBe(0);
-    expect((await lab.sshExec('node2', 'test -e /data/taos/data || echo gone')).stdout.trim()).toBe('gone');
+    expect(results(clean, 'stop it').filter((e) => e.status === 'changed').map((e) => e.host).sort()).toEqual(['adapter1', 'adapter2', 'explorer1', 'keeper1', 'nginx', 'node1', 'node2', 'node3', 'node4']);
+    const status = await play('status', inv5);
+    expect(results(status, 'status').every((e) => /: stopped; listening: none$/.test(e.msg)), shown(status)).toBe(true);
+    for (const node of ['node1', 'node2', 'node5']) expect((await lab.sshExec(node, 'test -e /data/taos/data || echo gone')).stdout.trim(), node).toBe('gone');
     expect((await lab.sshExec('node2', `test -x ${TAOS} && echo kept`)).stdout.trim()).toBe('kept');
 
     const destroy = await play('destroy', inv5, '--yes');

@@ -78,6 +78,11 @@ export function adapterPattern(home: string, configFile: string): string {
   return `${escapeRegex(home)}/bin/taosadapter -c ${escapeRegex(configFile)}( |$)`;
 }
 
+/** taosKeeper runs as `<home>/bin/taoskeeper -c <toml>`, taos-Explorer as `<home>/bin/taos-explorer -C <toml>`. */
+export function servicePattern(role: 'keeper' | 'explorer', home: string, configFile: string): string {
+  return role === 'keeper' ? `${escapeRegex(home)}/bin/taoskeeper -c ${escapeRegex(configFile)}( |$)` : `${escapeRegex(home)}/bin/taos-explorer -C ${escapeRegex(configFile)}( |$)`;
+}
+
 /** nginx's master process shows its command line as `nginx: master process <cmd> -c <conf> …`. */
 export function nginxPattern(confFile: string): string {
   return `nginx: master process .* -c ${escapeRegex(confFile)}( |$)`;

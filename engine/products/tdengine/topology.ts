@@ -6,7 +6,9 @@
 // at most three dnodes carry an mnode; the parameters the document lists as
 // "must match" (statusInterval, timezone, locale, charset, ttlChangeOnWrite)
 // are set once for the cluster; optional taosAdapter instances sit behind an
-// nginx load balancer configured as the document gives it.
+// nginx load balancer configured as the document gives it, and optional
+// taosKeeper (6043) and taos-Explorer (6060) instances, which reach the
+// cluster through a taosAdapter, fill nginx's keeper and explorer upstreams.
 //
 // Reading goes: check the document's shape with zod (errors at their yaml
 // line, "did you mean" for misspelt keys), then what only the whole cluster
@@ -43,6 +45,7 @@ import {
   MUST_MATCH,
   nginxPattern,
   normaliseDir,
+  servicePattern,
   packageTopDir,
   PROTECTED_DIRS,
   taosdPattern,
@@ -128,7 +131,24 @@ export interface TdengineNginxVars {
   destroy_dirs: string[];
 }
 
-export type TdengineHostVars = TdengineDnodeVars | TdengineAdapterVars | TdengineNginxVars;
+/** taosKeeper (monitoring, 6043) or taos-Explorer (web console, 6060): both reach the cluster through a taosAdapter's REST port. */
+export interface TdengineServiceVars extends CommonVars {
+  role: 'keeper' | 'explorer';
+  port: number;
+  endpoint: string;
+  config_file: string;
+  log_dir: string;
+  /** The program in <home>/bin and its config option: `taoskeeper -c <toml>`, `taos-explorer -C <toml>`. */
+  program: 'taoskeeper' | 'taos-explorer';
+  config_flag: '-c' | '-C';
+  /** The taosAdapter it uses, as host and port. */
+  adapter_host: string;
+  adapter_port: number;
+  user: string;
+  password: Secret;
+}
+
+export type TdengineHostVars = TdengineDnodeVars | TdengineAdapterVars | TdengineServiceVars | TdengineNginxVars;
 
 export interface TdengineClusterVars {
   name: string;
@@ -142,6 +162,8 @@ export interface TdengineClusterVars {
   mnodes: string[];
   mnode_endpoints: string[];
   adapters: string[];
+  keepers: string[];
+  explorers: string[];
   /** The cluster's admin account, for taos -u/-p. */
   user: string;
 }
@@ -198,6 +220,22 @@ const adapterSchema = z.strictObject({
   ssh: hostSsh,
 });
 
+/** taosKeeper and taos-Explorer: one program per entry, like an adapter, plus the adapter it asks. */
+const serviceSchema = (what: string, port: number, dirName: string) =>
+  z.strictObject({
+    name: z.string().min(1).optional().describe(`inventory name (default ${dirName === 'taoskeeper' ? 'keeper' : 'explorer'}<N>)`),
+    host: z.string().min(1).describe(`the machine (its hostname); nginx reaches ${what} here`),
+    address: z.string().min(1).optional().describe('where runbook connects with ssh (default: host)'),
+    port: portSchema.default(port).describe(`${what} port (default ${port})`),
+    dir_name: z.string().regex(/^[^/]+$/, 'one folder name').default(dirName).describe(`name of the unpacked package folder for this ${what}`),
+    logDir: absolute('logDir').optional().describe(`${what} log folder (default <deploy_dir>/<dir_name>/log)`),
+    adapter: z.string().min(1).optional().describe(`the taosAdapter ${what} asks, by name or host:port (default: the one on the same host, else the first)`),
+    ssh: hostSsh,
+  });
+
+const keeperSchema = serviceSchema('taosKeeper', DEFAULT_KEEPER_PORT, 'taoskeeper');
+const explorerSchema = serviceSchema('taos-Explorer', DEFAULT_EXPLORER_PORT, 'taos-explorer');
+
 const nginxSchema = z.strictObject({
   host: z.string().min(1).describe('the machine nginx runs on'),
   address: z.string().min(1).optional().describe('where runbook connects with ssh (default: host)'),
@@ -207,8 +245,8 @@ const nginxSchema = z.strictObject({
   adapter_port: portSchema.default(DEFAULT_ADAPTER_PORT).describe('port nginx listens on for taosAdapter (6041)'),
   keeper_port: portSchema.default(DEFAULT_KEEPER_PORT).describe('port nginx listens on for taosKeeper (6043)'),
   explorer_port: portSchema.default(DEFAULT_EXPLORER_PORT).describe('port nginx listens on for taos-Explorer (6060)'),
-  keepers: endpointList.describe('taosKeeper instances as host:port (the keeper upstream; none: no 6043 server block)'),
-  explorers: endpointList.describe('taos-Explorer instances as host:port (the explorer upstream; none: no 6060 server block)'),
+  keepers: endpointList.describe('taosKeeper instances as host:port (the keeper upstream; default: the topology\'s keepers; none: no 6043 server block)'),
+  explorers: endpointList.describe('taos-Explorer instances as host:port (the explorer upstream; default: the topology\'s explorers; none: no 6060 server block)'),
   ssh: hostSsh,
 });
 
@@ -218,13 +256,15 @@ const topologySchema = z.strictObject({
   cluster: clusterSchema.describe('what the whole cluster shares'),
   dnodes: z.array(dnodeSchema).min(1, 'a TDengine cluster needs at least one dnode').describe('the dnodes, firstEp first by default'),
   adapters: z.array(adapterSchema).nullable().optional().describe('taosAdapter instances (REST and WebSocket, port 6041)'),
+  keepers: z.array(keeperSchema).nullable().optional().describe('taosKeeper instances (monitoring, port 6043); they need adapters'),
+  explorers: z.array(explorerSchema).nullable().optional().describe('taos-Explorer instances (web console, port 6060); they need adapters'),
   nginx: nginxSchema.nullable().optional().describe('the nginx load balancer in front of the adapters (the document\'s configuration)'),
 });
 
 type Topology = z.output<typeof topologySchema>;
 
 /** Names of the groups the adapter makes; a host may not be called that. */
-const GROUP_NAMES = ['tdengine', 'dnodes', 'first_ep', 'mnodes', 'adapters'];
+const GROUP_NAMES = ['tdengine', 'dnodes', 'first_ep', 'mnodes', 'adapters', 'keepers', 'explorers'];
 
 export const tdengineTopologyAdapter: ProductAdapter = {
   product: TDENGINE_PRODUCT,
@@ -399,6 +439,25 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     const home = posix.join(cluster.deploy_dir, raw.dir_name);
     return { name, path, raw, address, home, conn, endpoint: `${raw.host}:${raw.port}` };
   });
+  const services = (['keeper', 'explorer'] as const).flatMap((role) =>
+    ((role === 'keeper' ? t.keepers : t.explorers) ?? []).map((raw, i) => {
+      const section = `${role}s`;
+      const path: YamlPath = [section, i];
+      const name = raw.name ?? `${role}${i + 1}`;
+      const address = raw.address ?? raw.host;
+      const conn = hostConnection(raw.ssh, [...path, 'ssh'], `${section}[${i}].ssh`, ctx);
+      conn.address = address;
+      const home = posix.join(cluster.deploy_dir, raw.dir_name);
+      let adapter = raw.adapter === undefined ? (adapters.find((a) => a.raw.host === raw.host) ?? adapters[0]) : adapters.find((a) => a.name === raw.adapter || a.endpoint === raw.adapter);
+      if (adapters.length === 0) {
+        errors.push(source.error(path, `${name} reaches the cluster through a taosAdapter, but the topology has no adapters`, 'list them under adapters: - host: …', true));
+      } else if (!adapter) {
+        errors.push(source.error([...path, 'adapter'], `adapter of ${name} is "${raw.adapter}", which is not an adapter of this topology`, `adapters here: ${adapters.map((a) => `${a.name} (${a.endpoint})`).join(', ')}`));
+        adapter = undefined;
+      }
+      return { role, name, path, raw, address, home, conn, endpoint: `${raw.host}:${raw.port}`, adapter };
+    }),
+  );
   const nginx = t.nginx ?? undefined;
   let nginxConn: ConnectionDraft | undefined;
   if (nginx) {
@@ -407,7 +466,10 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     if (adapters.length === 0) errors.push(source.error(['nginx'], 'nginx balances taosAdapter instances, but the topology has no adapters', 'list them under adapters: - host: …', true));
   }
 
-  const allNames = [...dnodes.map((d) => ({ name: d.name, at: d.raw.name !== undefined ? [...d.path, 'name'] : d.path })), ...adapters.map((a) => ({ name: a.name, at: a.raw.name !== undefined ? [...a.path, 'name'] : a.path }))];
+  const allNames = [
+    ...dnodes.map((d) => ({ name: d.name, at: d.raw.name !== undefined ? [...d.path, 'name'] : d.path })),
+    ...[...adapters, ...services].map((a) => ({ name: a.name, at: a.raw.name !== undefined ? [...a.path, 'name'] : a.path })),
+  ];
   if (nginx) allNames.push({ name: 'nginx', at: ['nginx'] });
   checkUniqueNames(allNames, ctx);
   checkMachines(dnodes, ctx);
@@ -416,9 +478,14 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
   const distinct = dnodes.filter((d) => !repeated.has(d));
   const listeners: Listener[] = [
     ...distinct.map((d) => ({ owner: d.name, address: d.address, port: d.raw.serverPort, key: 'serverPort', at: d.raw.serverPort === DEFAULT_SERVER_PORT && !hasKey(source, [...d.path, 'serverPort']) ? d.path : [...d.path, 'serverPort'] })),
-    ...adapters.map((a) => ({ owner: a.name, address: a.address, port: a.raw.port, key: 'port', at: hasKey(source, [...a.path, 'port']) ? [...a.path, 'port'] : a.path })),
+    ...[...adapters, ...services].map((a) => ({ owner: a.name, address: a.address, port: a.raw.port, key: 'port', at: hasKey(source, [...a.path, 'port']) ? [...a.path, 'port'] : a.path })),
   ];
-  const nginxPorts = nginx ? nginxListenPorts(nginx) : [];
+  const upstreams = {
+    dbserver: adapters.map((a) => a.endpoint),
+    keeper: nginx?.keepers ?? services.filter((x) => x.role === 'keeper').map((x) => x.endpoint),
+    explorer: nginx?.explorers ?? services.filter((x) => x.role === 'explorer').map((x) => x.endpoint),
+  };
+  const nginxPorts = nginx ? nginxListenPorts(nginx, upstreams) : [];
   if (nginx) for (const p of nginxPorts) listeners.push({ owner: 'nginx', address: nginxConn!.address!, port: p.port, key: p.key, at: hasKey(source, ['nginx', p.key]) ? ['nginx', p.key] : ['nginx'] });
   checkPorts(listeners, ctx);
 
@@ -432,7 +499,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
       else owned.push({ owner: d.name, address: d.address, dir, key, at });
     }
   }
-  for (const a of adapters) {
+  for (const a of [...adapters, ...services]) {
     owned.push({ owner: a.name, address: a.address, dir: a.home, key: 'deploy_dir/dir_name', at: hasKey(source, [...a.path, 'dir_name']) ? [...a.path, 'dir_name'] : a.path });
   }
   if (nginx) {
@@ -445,7 +512,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
   checkFolders(owned, ctx);
 
   if (errors.length > 0 || !firstEp || !password || topDir === undefined || problem) {
-    const partial = [...dnodes.map((d) => ({ name: d.name, path: d.path, connection: d.conn, vars: [] })), ...adapters.map((a) => ({ name: a.name, path: a.path, connection: a.conn, vars: [] }))];
+    const partial = [...dnodes.map((d) => ({ name: d.name, path: d.path, connection: d.conn, vars: [] })), ...[...adapters, ...services].map((a) => ({ name: a.name, path: a.path, connection: a.conn, vars: [] }))];
     return fail(ctx, partial, sshDefaults);
   }
 
@@ -525,6 +592,30 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
       destroy_dirs: [...(a.raw.logDir && !isInside(logDir, a.home) ? [logDir] : []), a.home, uploaded],
     });
   }
+  for (const x of services) {
+    const cfgDir = `${x.home}/cfg`;
+    const configFile = `${cfgDir}/${x.role === 'keeper' ? 'taoskeeper' : 'explorer'}.toml`;
+    const logDir = x.raw.logDir ? normaliseDir(x.raw.logDir) : `${x.home}/log`;
+    hostVars.set(x.name, {
+      role: x.role,
+      ...common(x.home, x.raw.dir_name),
+      cfg_dir: cfgDir,
+      port: x.raw.port,
+      endpoint: x.endpoint,
+      config_file: configFile,
+      log_dir: logDir,
+      program: x.role === 'keeper' ? 'taoskeeper' : 'taos-explorer',
+      config_flag: x.role === 'keeper' ? '-c' : '-C',
+      adapter_host: x.adapter!.raw.host,
+      adapter_port: x.adapter!.raw.port,
+      user,
+      password,
+      process_pattern: servicePattern(x.role, x.home, configFile),
+      ports: [x.raw.port],
+      clean_dirs: [],
+      destroy_dirs: [...(x.raw.logDir && !isInside(logDir, x.home) ? [logDir] : []), x.home, uploaded],
+    });
+  }
   if (nginx) {
     const home = normaliseDir(nginx.deploy_dir);
     const confFile = `${home}/nginx.conf`;
@@ -539,7 +630,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
       binary: nginx.binary,
       process_pattern: nginxPattern(confFile),
       listen: { adapter: nginx.adapter_port, keeper: nginx.keeper_port, explorer: nginx.explorer_port },
-      upstreams: { dbserver: adapters.map((a) => a.endpoint), keeper: nginx.keepers ?? [], explorer: nginx.explorers ?? [] },
+      upstreams,
       ports: nginxPorts.map((p) => p.port),
       clean_dirs: [],
       destroy_dirs: [home],
@@ -555,6 +646,8 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     mnodes: mnodes.map((d) => d.name),
     mnode_endpoints: mnodes.map((d) => d.endpoint),
     adapters: adapters.map((a) => a.name),
+    keepers: services.filter((x) => x.role === 'keeper').map((x) => x.name),
+    explorers: services.filter((x) => x.role === 'explorer').map((x) => x.name),
     user,
   };
 
@@ -569,7 +662,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
       vars: [{ values: { tdengine: hostVars.get(d.name) }, path: d.path }],
       aliases: [d.endpoint, ...(fqdnCount.get(d.raw.fqdn) === 1 && d.raw.fqdn !== d.name ? [d.raw.fqdn] : [])],
     })),
-    ...adapters.map((a) => ({ name: a.name, path: a.path, connection: a.conn, vars: [{ values: { tdengine: hostVars.get(a.name) }, path: a.path }], aliases: [a.endpoint] })),
+    ...[...adapters, ...services].map((a) => ({ name: a.name, path: a.path, connection: a.conn, vars: [{ values: { tdengine: hostVars.get(a.name) }, path: a.path }], aliases: [a.endpoint] })),
     ...(nginx ? [{ name: 'nginx', path: ['nginx'], connection: nginxConn!, vars: [{ values: { tdengine: hostVars.get('nginx') }, path: ['nginx'] }], aliases: [] }] : []),
   ];
   const refs = (names: Array<{ name: string; path: YamlPath }>) => names.map((n) => ({ name: n.name, path: n.path }));
@@ -578,7 +671,17 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     { name: 'first_ep', path: firstEp.path, hosts: refs([firstEp]), children: [], vars: [] },
     { name: 'mnodes', path: ['dnodes'], hosts: refs(mnodes), children: [], vars: [] },
     { name: 'adapters', path: adapters.length ? ['adapters'] : [], hosts: refs(adapters), children: [], vars: [] },
-    { name: 'tdengine', path: [], hosts: [], children: [{ name: 'dnodes', path: ['dnodes'] }, { name: 'adapters', path: ['adapters'] }], vars: [] },
+    ...(['keeper', 'explorer'] as const).map((role) => {
+      const of = services.filter((x) => x.role === role);
+      return { name: `${role}s`, path: of.length ? [`${role}s`] : [], hosts: refs(of), children: [], vars: [] };
+    }),
+    {
+      name: 'tdengine',
+      path: [],
+      hosts: [],
+      children: ['dnodes', 'adapters', 'keepers', 'explorers'].map((g) => ({ name: g, path: [g] })),
+      vars: [],
+    },
   ];
   const draft: InventoryDraft = { form: 'runbook', defaults: sshDefaults, vars: [{ values: { tdengine_cluster: clusterVars }, path: [] }], hosts, groups };
   const inv = buildInventory(draft, ctx);
@@ -716,10 +819,10 @@ function endpointsHint(wanted: string, dnodes: Dnode[]): string {
   return `dnodes here: ${dnodes.map((d) => `${d.name} (${d.endpoint})`).join(', ')}`;
 }
 
-function nginxListenPorts(nginx: NonNullable<Topology['nginx']>): Array<{ key: string; port: number }> {
+function nginxListenPorts(nginx: NonNullable<Topology['nginx']>, upstreams: { keeper: string[]; explorer: string[] }): Array<{ key: string; port: number }> {
   const out = [{ key: 'adapter_port', port: nginx.adapter_port }];
-  if ((nginx.keepers ?? []).length > 0) out.push({ key: 'keeper_port', port: nginx.keeper_port });
-  if ((nginx.explorers ?? []).length > 0) out.push({ key: 'explorer_port', port: nginx.explorer_port });
+  if (upstreams.keeper.length > 0) out.push({ key: 'keeper_port', port: nginx.keeper_port });
+  if (upstreams.explorer.length > 0) out.push({ key: 'explorer_port', port: nginx.explorer_port });
   return out;
 }
 

@@ -14,7 +14,7 @@ import type { Inventory } from '../../../engine/inventory/types.js';
 import { renderTable } from '../../../engine/lab/packages/tdengine/sim/cli.js';
 import { parseStatement, splitStatements } from '../../../engine/lab/packages/tdengine/sim/statements.js';
 import { registerBuiltinProducts } from '../../../engine/products/index.js';
-import type { TdengineAdapterVars, TdengineClusterVars, TdengineDnodeVars, TdengineNginxVars } from '../../../engine/products/tdengine/topology.js';
+import type { TdengineAdapterVars, TdengineClusterVars, TdengineDnodeVars, TdengineNginxVars, TdengineServiceVars } from '../../../engine/products/tdengine/topology.js';
 import { Secret } from '../../../engine/secret.js';
 import { renderString } from '../../../engine/template.js';
 import { parsePiped, tdengine as dialect } from '../../../modules/lib/cli-dialects.js';
@@ -63,6 +63,8 @@ describe('the shipped inventories', () => {
       first_ep: ['dnode1'],
       mnodes: ['dnode1', 'dnode2', 'dnode3'],
       adapters: ['adapter1', 'adapter2'],
+      keepers: [],
+      explorers: [],
       tdengine: ['dnode1', 'dnode2', 'dnode3', 'adapter1', 'adapter2'],
       nginx: ['nginx'],
     });
@@ -132,6 +134,8 @@ describe('the shipped inventories', () => {
       mnodes: ['dnode1', 'dnode2', 'dnode3'],
       mnode_endpoints: ['h1.taosdata.com:6030', 'h2.taosdata.com:6030', 'h3.taosdata.com:6030'],
       adapters: ['adapter1', 'adapter2'],
+      keepers: [],
+      explorers: [],
       user: 'root',
     });
     // -N takes a dnode's name, fqdn or endpoint.
@@ -142,9 +146,11 @@ describe('the shipped inventories', () => {
   test('the lab inventory: data under the hosts\' private /data, the factory password', () => {
     const { path } = withArchive('tdengine-lab.yaml');
     const inv = loadInventory(path);
-    expect([...inv.hosts.keys()]).toEqual(['node1', 'node2', 'node3', 'adapter1', 'adapter2', 'nginx']);
+    expect([...inv.hosts.keys()]).toEqual(['node1', 'node2', 'node3', 'adapter1', 'adapter2', 'keeper1', 'explorer1', 'nginx']);
+    // Lab hosts are <host>.<lab>.runbook, their `hostname -f`; runbook connects by that name.
+    expect(inv.hosts.get('node2')!.address).toBe('node2.default.runbook');
     const n2 = vars<TdengineDnodeVars>(inv, 'node2');
-    expect(n2).toMatchObject({ fqdn: 'node2', data_dir: '/data/taos/data', log_dir: '/data/taos/log', mnode: true, is_first_ep: false });
+    expect(n2).toMatchObject({ fqdn: 'node2.default.runbook', data_dir: '/data/taos/data', log_dir: '/data/taos/log', mnode: true, is_first_ep: false });
     expect(n2.cli.password.reveal()).toBe('taosdata');
     // The factory password is public: it must not mask "taosdata" everywhere (h1.taosdata.com).
     expect(String(n2.cli.password)).not.toContain('taosdata');
@@ -290,6 +296,38 @@ describe('checks before touching a host, each at its line', () => {
     expect(one(topology(`dnodes:\n  - fqdn: h1.example.com\n    serverport: 6030\n`))).toMatch(/unknown key "serverport"[\s\S]*did you mean "serverPort"\?/);
   });
 
+  test('taosKeeper and taos-Explorer need an adapter, and a named one must exist', () => {
+    expect(one(topology(`${THREE}keepers:\n  - host: h1.example.com\n`))).toMatch(/keeper1 reaches the cluster through a taosAdapter, but the topology has no adapters/);
+    expect(one(topology(`${THREE}adapters:\n  - host: h1.example.com\nexplorers:\n  - host: h2.example.com\n    adapter: h9.example.com:6041\n`))).toMatch(
+      /adapter of explorer1 is "h9\.example\.com:6041", which is not an adapter of this topology[\s\S]*adapter1 \(h1\.example\.com:6041\)/,
+    );
+    expect(one(topology(`${THREE}adapters:\n  - host: h1.example.com\nkeepers:\n  - host: h1.example.com\n    port: 6041\n`))).toMatch(/port 6041 on h1\.example\.com is taken twice: keeper1's port and adapter1's port/);
+  });
+
+  test('keepers and explorers: groups, vars and the nginx upstreams', () => {
+    const inv = loadInventory(
+      topology(`${THREE}adapters:\n  - host: h1.example.com\n  - host: h2.example.com\nkeepers:\n  - host: h2.example.com\n  - host: h3.example.com\nexplorers:\n  - host: h3.example.com\n    adapter: adapter1\nnginx:\n  host: lb.example.com\n`),
+    );
+    expect(groups(inv)).toMatchObject({ keepers: ['keeper1', 'keeper2'], explorers: ['explorer1'] });
+    // The adapter on the keeper's own machine, else the first; or the one named.
+    expect(vars<TdengineServiceVars>(inv, 'keeper1')).toMatchObject({ role: 'keeper', port: 6043, adapter_host: 'h2.example.com', home: '/opt/tdengine/taoskeeper', ports: [6043], clean_dirs: [] });
+    expect(vars<TdengineServiceVars>(inv, 'keeper2').adapter_host).toBe('h1.example.com');
+    expect(vars<TdengineServiceVars>(inv, 'explorer1')).toMatchObject({
+      role: 'explorer',
+      adapter_host: 'h1.example.com',
+      program: 'taos-explorer',
+      config_flag: '-C',
+      config_file: '/opt/tdengine/taos-explorer/cfg/explorer.toml',
+    });
+    expect(vars<TdengineNginxVars>(inv, 'nginx').upstreams).toEqual({
+      dbserver: ['h1.example.com:6041', 'h2.example.com:6041'],
+      keeper: ['h2.example.com:6043', 'h3.example.com:6043'],
+      explorer: ['h3.example.com:6060'],
+    });
+    expect(vars<TdengineNginxVars>(inv, 'nginx').ports).toEqual([6041, 6043, 6060]);
+    expect(selectHosts(inv, 'h3.example.com:6060')).toEqual(['explorer1']);
+  });
+
   test('nginx needs adapters; the password variable must be set', () => {
     expect(one(topology(`${THREE}nginx:\n  host: lb.example.com\n`))).toMatch(/nginx balances taosAdapter instances, but the topology has no adapters/);
     expect(one(topology(THREE, '  password: { env: RUNBOOK_TEST_NO_SUCH_VAR }\n'))).toMatch(/environment variable RUNBOOK_TEST_NO_SUCH_VAR is not set/);
@@ -319,10 +357,31 @@ describe('templates', () => {
     const text = renderString(template('nginx.conf.hbs'), inv.hosts.get('nginx')!.vars);
     expect(text).toContain('user root;\nworker_processes auto;\nerror_log /data/nginx/error.log;\npid /data/nginx/nginx.pid;');
     expect(text).toContain('    server {\n        listen 6041;\n        location ~* {\n            proxy_pass http://dbserver;');
-    expect(text).toContain('    upstream dbserver {\n        least_conn;\n        server node1:6041 max_fails=0;\n        server node2:6041 max_fails=0;\n    }');
-    // No keepers or explorers: no server blocks and no empty upstreams (nginx refuses those).
+    expect(text).toContain('    upstream dbserver {\n        least_conn;\n        server node1.default.runbook:6041 max_fails=0;\n        server node2.default.runbook:6041 max_fails=0;\n    }');
+    // The keeper and explorer upstreams come from the topology's keepers and explorers.
+    expect(text).toContain('    upstream keeper {\n        ip_hash;\n        server node1.default.runbook:6043 ;\n    }');
+    expect(text).toContain('    upstream explorer{\n        ip_hash;\n        server node2.default.runbook:6060 ;\n    }');
+  });
+
+  test('nginx.conf without keepers or explorers has no server blocks and no empty upstreams (nginx refuses those)', () => {
+    const inv = loadInventory(topology(`${THREE}adapters:\n  - host: h1.example.com\nnginx:\n  host: lb.example.com\n`));
+    const text = renderString(template('nginx.conf.hbs'), inv.hosts.get('nginx')!.vars);
+    expect(text).toContain('upstream dbserver {');
     expect(text).not.toContain('keeper');
     expect(text).not.toContain('explorer');
+    expect(vars<TdengineNginxVars>(inv, 'nginx').ports).toEqual([6041]);
+  });
+
+  test('taoskeeper.toml and explorer.toml name the taosAdapter each asks', () => {
+    const { path } = withArchive('tdengine-lab.yaml');
+    const inv = loadInventory(path);
+    const keeper = renderString(template('taoskeeper.toml.hbs'), inv.hosts.get('keeper1')!.vars, { revealSecrets: true });
+    expect(keeper).toMatch(/^port = 6043$/m);
+    expect(keeper).toContain('[tdengine]\nhost = "node1.default.runbook"\nport = 6041\nusername = "root"\npassword = "taosdata"');
+    expect(keeper).toContain('[log]\npath = "/data/taoskeeper/log"');
+    const explorer = renderString(template('explorer.toml.hbs'), inv.hosts.get('explorer1')!.vars);
+    expect(explorer).toMatch(/^port = 6060$/m);
+    expect(explorer).toMatch(/^cluster = "http:\/\/node2\.default\.runbook:6041"$/m);
   });
 
   test('nginx.conf with taosKeeper and taos-Explorer upstreams', () => {

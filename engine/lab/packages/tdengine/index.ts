@@ -1,7 +1,8 @@
 // The simulated TDengine package (TDengine-server-<version>-Linux-x64.tar.gz).
 //
 // build(dir) lays out the vendor's folder: install.sh, bin/ (taosd, taos,
-// taosadapter), cfg/ (taos.cfg, taosadapter.toml), driver/, include/,
+// taosadapter, taoskeeper, taos-explorer), cfg/ (taos.cfg, taosadapter.toml,
+// taoskeeper.toml, explorer.toml), driver/, include/,
 // examples/. lib/taos-sim/ holds the compiled simulator
 // (engine/lab/packages/tdengine/sim/*.ts, compiled by `npm run build`).
 
@@ -38,7 +39,7 @@ export function tdenginePackage(version: string = DEFAULT_TDENGINE_VERSION): Sim
     format: 'tar.gz',
     description:
       `Simulated TDengine ${version} server package: taosd (firstEp, create dnode, must-match parameters, up to 3 mnodes), ` +
-      'the taos client (show dnodes, show mnodes, create dnode, create mnode on dnode) and taosAdapter on 6041.',
+      'the taos client (show dnodes, show mnodes, create dnode, create mnode on dnode), taosAdapter on 6041, taosKeeper on 6043 and taos-Explorer on 6060.',
     async build(dir: string): Promise<void> {
       for (const file of packageFiles(version)) {
         const path = join(dir, file.path);

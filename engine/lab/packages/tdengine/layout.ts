@@ -12,7 +12,7 @@ export interface PackageFile {
 
 const NOTICE = '# SIMULATED PACKAGE (runbook test double of TDengine): this runs lib/taos-sim/main.js on node, not TDengine.';
 
-function program(name: 'taosd' | 'taos' | 'taosadapter', usage: string): string {
+function program(name: 'taosd' | 'taos' | 'taosadapter' | 'taoskeeper' | 'taos-explorer', usage: string): string {
   // taos takes no program path: its own arguments follow directly.
   const self = name === 'taos' ? '' : ` "$TAOS_HOME/bin/${name}"`;
   return `#!/bin/sh
@@ -42,6 +42,8 @@ ${NOTICE}
 #   bin/taosd -c <folder with taos.cfg>
 #   bin/taos -h <fqdn> -P 6030 -s "show dnodes"
 #   bin/taosadapter -c <taosadapter.toml>
+#   bin/taoskeeper -c <taoskeeper.toml>
+#   bin/taos-explorer -C <explorer.toml>
 
 echo "This is a simulated TDengine package (runbook test double); install.sh installs nothing."
 echo "Run bin/taosd -c <config folder> from $(cd "$(dirname "$0")" && pwd) instead."
@@ -110,6 +112,36 @@ logLevel = "info"
 path = "/var/log/taos"
 `;
 
+const KEEPER_TOML = `# taosKeeper configuration (simulated TDengine package built by runbook).
+debug = false
+port = 6043
+loglevel = "info"
+
+[tdengine]
+host = "127.0.0.1"
+port = 6041
+username = "root"
+password = "taosdata"
+usessl = false
+
+[metrics]
+prefix = "taos"
+database.name = "log"
+
+[log]
+path = "/var/log/taos"
+`;
+
+const EXPLORER_TOML = `# taos-Explorer configuration (simulated TDengine package built by runbook).
+port = 6060
+addr = "0.0.0.0"
+cluster = "http://localhost:6041"
+log_level = "info"
+
+[log]
+path = "/var/log/taos"
+`;
+
 const README = (version: string): string => `# TDengine ${version} — SIMULATED
 
 This folder is a **test double** of the TDengine-server-${version} package,
@@ -130,7 +162,11 @@ export function packageFiles(version: string): PackageFile[] {
     x('bin/taosd', program('taosd', 'Usage: taosd -c <config folder> [-V]. Runs in the foreground, as TDengine\'s taosd.')),
     x('bin/taos', program('taos', 'Usage: taos [-h fqdn] [-P port] [-u user] [-p<password>] [-s "sql"] [-c config folder] [-V]')),
     x('bin/taosadapter', program('taosadapter', 'Usage: taosadapter -c <taosadapter.toml>. Runs in the foreground on port 6041.')),
+    x('bin/taoskeeper', program('taoskeeper', 'Usage: taoskeeper -c <taoskeeper.toml>. Runs in the foreground on port 6043; asks the cluster through taosAdapter.')),
+    x('bin/taos-explorer', program('taos-explorer', 'Usage: taos-explorer -C <explorer.toml>. Runs in the foreground on port 6060; asks the cluster through taosAdapter.')),
     f('cfg/taos.cfg', taosCfg()),
+    f('cfg/taoskeeper.toml', KEEPER_TOML),
+    f('cfg/explorer.toml', EXPLORER_TOML),
     f('cfg/taosadapter.toml', ADAPTER_TOML),
     f('driver/README-simulated.txt', 'The simulated TDengine package ships no client driver (libtaos.so); the folder exists because the real layout has it.\n'),
     f('include/README-simulated.txt', 'The simulated TDengine package ships no headers (taos.h); the folder exists because the real layout has it.\n'),

@@ -8,7 +8,6 @@
 // Every reply carries X-Simulated-Instance: <hostname>:<port> and every
 // request is logged, so tests can see which instance nginx chose.
 
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { dnodeSettings, readCfg, readVersion, SIMULATED_NOTICE } from './cfg.js'
 import type { SqlResult } from './dnode.js';
 import { Log } from './log.js';
 import { call, parseEndpoint } from './rpc.js';
+import { readToml, tomlPort } from './toml.js';
 
 interface AdapterConfig {
   port: number;
@@ -23,24 +23,10 @@ interface AdapterConfig {
   logPath: string;
 }
 
-/** The few taosadapter.toml keys the simulator uses: `key = value` lines, `[section]` headers. */
+/** The few taosadapter.toml keys the simulator uses. */
 export function readAdapterConfig(file: string): AdapterConfig {
-  const values = new Map<string, string>();
-  let section = '';
-  for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
-    const t = line.replace(/#.*$/, '').trim();
-    if (t === '') continue;
-    const sec = /^\[([^\]]+)\]$/.exec(t);
-    if (sec) {
-      section = sec[1]!.trim();
-      continue;
-    }
-    const kv = /^([A-Za-z0-9_.-]+)\s*=\s*(.*)$/.exec(t);
-    if (!kv) throw new Error(`${file}: cannot read line "${line.trim()}"`);
-    values.set(section ? `${section}.${kv[1]}` : kv[1]!, kv[2]!.trim().replace(/^"(.*)"$/, '$1'));
-  }
-  const port = Number(values.get('port') ?? '6041');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${file}: port must be a port number, not ${values.get('port')}`);
+  const values = readToml(file);
+  const port = tomlPort(values, 'port', 6041, file);
   const base = dirname(resolve(file));
   return {
     port,

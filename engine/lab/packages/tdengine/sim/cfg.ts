@@ -2,6 +2,7 @@
 // comment, names are case-insensitive, the last occurrence wins. Only the
 // parameters the simulator acts on get a typed view; the rest are kept as text.
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,15 +58,30 @@ function intSetting(cfg: TaosCfg, name: string, dflt: number, min: number, max: 
   return n;
 }
 
+/**
+ * The machine's FQDN as TDengine finds it: the hostname's canonical name from
+ * the resolver (what `hostname -f` prints), else the bare hostname.
+ */
+export function machineFqdn(): string {
+  try {
+    const name = execFileSync('hostname', ['-f'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    if (name !== '') return name;
+  } catch {
+    // no hostname program, or the name does not resolve
+  }
+  return hostname();
+}
+
 export function dnodeSettings(cfg: TaosCfg): DnodeSettings {
-  // TDengine's defaults: fqdn is the machine's hostname; firstEp is this machine at the default port.
-  const fqdn = cfg.get('fqdn') || hostname();
+  // TDengine's defaults: fqdn is the machine's FQDN; firstEp is this machine's FQDN at the default port.
+  const local = cfg.get('fqdn') && cfg.get('firstEp') ? '' : machineFqdn();
+  const fqdn = cfg.get('fqdn') || local;
   const serverPort = intSetting(cfg, 'serverPort', DEFAULT_PORT, 1, 65535);
   const statusInterval = intSetting(cfg, 'statusInterval', 1, 1, 30);
   return {
     fqdn,
     serverPort,
-    firstEp: cfg.get('firstEp') || `${hostname()}:${DEFAULT_PORT}`,
+    firstEp: cfg.get('firstEp') || `${local}:${DEFAULT_PORT}`,
     secondEp: cfg.get('secondEp') || null,
     dataDir: resolve(cfg.get('dataDir')?.split(/\s+/)[0] || '/var/lib/taos'),
     logDir: resolve(cfg.get('logDir') || '/var/log/taos'),

@@ -17,9 +17,12 @@
 // - at most 3 mnodes, one per dnode, created once the cluster has 3 dnodes.
 //
 // State lives in dataDir: dnode/dnode.json (identity) and, on mnodes,
-// mnode/sdb.json (the cluster's dnodes, mnodes and users). The mnode with the
-// lowest dnode id that answers is the leader; it pushes sdb to the others on
-// every change, and dnodes report status to it.
+// mnode/sdb.json (the cluster's dnodes, mnodes and users). One mnode leads:
+// it pushes sdb to the others on every change, answers SQL, and dnodes report
+// status to it. Leadership is sticky, as with TDengine's raft-based mnodes:
+// when no answering mnode leads, the one with the lowest dnode id among those
+// that answer takes over with a higher term; a leader that comes back after a
+// restart finds the new leader and follows it. (No quorum is required.)
 
 import { randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -57,10 +60,20 @@ interface Sdb {
   users: Record<string, string>;
 }
 
+/** Another mnode, as its answer to a ping describes it. */
+interface Peer {
+  ep: string | 'self';
+  dnodeId: number;
+  leading: boolean;
+  term: number;
+}
+
 /** What the leader saw of each dnode's status reports (not persisted, as in TDengine). */
 interface Seen {
   at: number;
   reason: string;
+  /** supportVnodes from the dnode's taos.cfg, as its last accepted report gave it. */
+  supportVnodes?: number;
 }
 
 export interface Table {
@@ -72,7 +85,8 @@ export type SqlResult = { kind: 'table'; table: Table } | { kind: 'affected'; ve
 
 const MAX_MNODES = 3;
 const MIN_DNODES_FOR_MNODES = 3;
-const PING_MS = 600;
+// Generous: a busy leader that answers late must not be taken for a dead one (a stopped one refuses at once).
+const PING_MS = 2000;
 
 function writeJsonAtomic(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
@@ -112,7 +126,10 @@ export class Dnode {
   private lastJoinNote = '';
   private stopping = false;
   private leaderCache: { at: number; ep: string | 'self' | null } | null = null;
-  private readonly startedAt = Date.now();
+  /** Whether this mnode leads, since when, and its term (only grows; a higher term wins a clash). */
+  private leading = false;
+  private leaderSince = 0;
+  private term = 0;
 
   constructor(
     readonly home: string,
@@ -221,26 +238,51 @@ export class Dnode {
       });
   }
 
-  /** 'self' when this dnode is the leading mnode, else the leader's endpoint, or null when none answers. */
+  /** 'self' when this dnode is the leading mnode, else the leader's endpoint, or null when there is none (yet). */
   private async leader(): Promise<string | 'self' | null> {
     if (!this.isMnode()) return null;
     if (this.leaderCache && Date.now() - this.leaderCache.at < 500) return this.leaderCache.ep;
-    let found: string | 'self' | null = null;
-    for (const ep of this.mnodeEps(this.sdb!)) {
-      if (ep === this.endpoint) {
-        found = 'self';
-        break;
+    const me = this.identity!.dnodeId;
+    const clusterId = this.sdb!.clusterId;
+    const peers = (
+      await Promise.all(
+        this.mnodeEps(this.sdb!)
+          .filter((ep) => ep !== this.endpoint)
+          .map(async (ep): Promise<Peer | null> => {
+            const e = parseEndpoint(ep)!;
+            try {
+              const r = await call(e.fqdn, e.port, { op: 'ping' }, PING_MS);
+              if (r.ok !== true || r.clusterId !== clusterId || r.mnode !== true) return null;
+              return { ep, dnodeId: Number(r.dnodeId), leading: r.leading === true, term: Number(r.term ?? 0) };
+            } catch {
+              return null; // down
+            }
+          }),
+      )
+    ).filter((p): p is Peer => p !== null);
+
+    let found: string | 'self' | null;
+    const claims: Peer[] = [...peers.filter((p) => p.leading), ...(this.leading ? [{ ep: 'self', dnodeId: me, leading: true, term: this.term }] : [])];
+    if (claims.length > 0) {
+      // Two leaders (one came back while another took over): the higher term wins, then the lower id.
+      claims.sort((a, b) => b.term - a.term || a.dnodeId - b.dnodeId);
+      const winner = claims[0]!;
+      if (winner.ep !== 'self' && this.leading) {
+        this.leading = false;
+        this.log.info('MND', `dnode:${me}, mnode steps down: ${winner.ep} leads with term ${winner.term}; this mnode is a follower`);
       }
-      const e = parseEndpoint(ep)!;
-      try {
-        const r = await call(e.fqdn, e.port, { op: 'ping' }, PING_MS);
-        if (r.ok === true && r.clusterId === this.sdb!.clusterId && r.mnode === true) {
-          found = ep;
-          break;
-        }
-      } catch {
-        // down: the next mnode leads
-      }
+      this.term = Math.max(this.term, winner.term);
+      found = winner.ep;
+    } else if (Math.min(me, ...peers.map((p) => p.dnodeId)) === me) {
+      // No mnode leads: the lowest answering dnode id takes over.
+      this.term = Math.max(this.term, ...peers.map((p) => p.term)) + 1;
+      this.leading = true;
+      this.leaderSince = Date.now();
+      this.seen.set(me, { at: Date.now(), reason: '' });
+      this.log.info('MND', `dnode:${me}, mnode is the leader (term ${this.term}); ${peers.length} other mnode(s) answer: ${peers.map((p) => p.ep).join(', ') || 'none'}`);
+      found = 'self';
+    } else {
+      found = null; // a lower dnode id takes over on its next check
     }
     this.leaderCache = { at: Date.now(), ep: found };
     return found;
@@ -353,7 +395,16 @@ export class Dnode {
   private async handle(req: Message): Promise<Message> {
     switch (req.op) {
       case 'ping':
-        return { ok: true, fqdn: this.settings.fqdn, port: this.settings.serverPort, dnodeId: this.identity?.dnodeId ?? 0, clusterId: this.identity?.clusterId ?? '', mnode: this.isMnode() };
+        return {
+          ok: true,
+          fqdn: this.settings.fqdn,
+          port: this.settings.serverPort,
+          dnodeId: this.identity?.dnodeId ?? 0,
+          clusterId: this.identity?.clusterId ?? '',
+          mnode: this.isMnode(),
+          leading: this.leading && this.isMnode(),
+          term: this.term,
+        };
       case 'status':
         return this.onStatus(req);
       case 'sdbSync':
@@ -398,7 +449,7 @@ export class Dnode {
     }
     const before = this.seen.get(d.id);
     if (!before || before.at === 0) this.log.info('MND', `dnode:${d.id}, ${d.fqdn}:${d.port} is online`);
-    this.seen.set(d.id, { at: Date.now(), reason: '' });
+    this.seen.set(d.id, { at: Date.now(), reason: '', supportVnodes: Number(req.supportVnodes) });
     const reply: Message = { ok: true, dnodeId: d.id, clusterId: sdb.clusterId, mnodeEps: this.mnodeEps(sdb) };
     if (sdb.mnodes.some((m) => m.dnodeId === d.id) && Number(req.sdbVersion) < sdb.version) reply.sdb = sdb as unknown as Json;
     return reply;
@@ -472,7 +523,7 @@ export class Dnode {
               .sort((a, b) => a.id - b.id)
               .map((d) => {
                 const s = this.status(d);
-                const support = d.id === this.identity!.dnodeId ? this.settings.supportVnodes : 16;
+                const support = d.id === this.identity!.dnodeId ? this.settings.supportVnodes : (this.seen.get(d.id)?.supportVnodes ?? 16);
                 return [String(d.id), `${d.fqdn}:${d.port}`, '0', String(support), s.status, tableTime(d.createTime), s.note];
               }),
           },
@@ -495,7 +546,7 @@ export class Dnode {
                 const d = sdb.dnodes.find((x) => x.id === m.dnodeId)!;
                 const self = m.dnodeId === this.identity!.dnodeId;
                 const ready = self || this.status(d).status === 'ready';
-                return [String(m.dnodeId), `${d.fqdn}:${d.port}`, self ? 'leader' : ready ? 'follower' : 'offline', ready ? 'ready' : 'offline', tableTime(m.createTime), tableTime(self ? this.startedAt : m.createTime)];
+                return [String(m.dnodeId), `${d.fqdn}:${d.port}`, self ? 'leader' : ready ? 'follower' : 'offline', ready ? 'ready' : 'offline', tableTime(m.createTime), tableTime(self ? this.leaderSince : m.createTime)];
               }),
           },
         };

@@ -4,6 +4,8 @@
 //   main.js taosd <home>/bin/taosd -c <cfgDir>     (foreground, as TDengine's taosd)
 //   main.js taos [taos options]
 //   main.js taosadapter <home>/bin/taosadapter -c <taosadapter.toml>
+//   main.js taoskeeper <home>/bin/taoskeeper -c <taoskeeper.toml>
+//   main.js taos-explorer <home>/bin/taos-explorer -C <explorer.toml>
 //
 // The program's own path is kept on the command line so `pgrep -f
 // '<home>/bin/taosd -c <cfgDir>'` finds the simulated process as it would
@@ -15,6 +17,7 @@ import { runAdapter } from './adapter.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CFG_DIR, readVersion, SIMULATED_NOTICE } from './cfg.js';
 import { Dnode } from './dnode.js';
+import { runService } from './services.js';
 
 const home = process.env.TAOS_SIM_HOME ?? resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -52,6 +55,18 @@ async function main(argv: string[]): Promise<number | null> {
         await runAdapter(home, resolve(option(args, '-c', `${DEFAULT_CFG_DIR}/taosadapter.toml`)));
       } catch (e) {
         process.stderr.write(`taosAdapter: ${e instanceof Error ? e.message : String(e)}\n`);
+        return 1;
+      }
+      return null;
+    }
+    case 'taoskeeper':
+    case 'taos-explorer': {
+      const keeper = command === 'taoskeeper';
+      const args = rest.slice(1);
+      try {
+        await runService(keeper ? 'keeper' : 'explorer', home, resolve(option(args, keeper ? '-c' : '-C', `${DEFAULT_CFG_DIR}/${keeper ? 'taoskeeper' : 'explorer'}.toml`)));
+      } catch (e) {
+        process.stderr.write(`${keeper ? 'taosKeeper' : 'taos-Explorer'}: ${e instanceof Error ? e.message : String(e)}\n`);
         return 1;
       }
       return null;
