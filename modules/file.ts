@@ -41,10 +41,9 @@ export default defineModule({
   ],
   run: (ctx, args) =>
     guard(ctx, async () => {
+      if (args.state === 'absent') return absent(ctx, args, await statUnlessGone(ctx, args.path));
       const have = await remoteStat(ctx, args.path, { link: args.state === 'symlink' });
       switch (args.state) {
-        case 'absent':
-          return absent(ctx, args, have);
         case 'directory':
           return directory(ctx, args, have);
         case 'file':
@@ -70,6 +69,21 @@ function describeAttrs(have: RemoteStat, args: Args): string {
   const parts = [args.mode !== undefined ? `mode ${normMode(have.mode)}` : '', args.owner !== undefined ? `owner ${have.owner}` : '', args.group !== undefined ? `group ${have.group}` : ''];
   const text = parts.filter(Boolean).join(', ');
   return text ? ` with ${text}` : '';
+}
+
+/**
+ * The path's stat, or undefined when it is absent, also when another program
+ * removed it between the existence test and stat (several programs on one
+ * machine deleting a shared file): for state absent that is success, not an error.
+ */
+async function statUnlessGone(ctx: ModuleContext, path: string): Promise<RemoteStat | undefined> {
+  try {
+    return await remoteStat(ctx, path);
+  } catch (err) {
+    const again = await ctx.exec(sh`p=${path}; ` + '[ -e "$p" ] || [ -L "$p" ] || echo absent');
+    if (again.exitCode === 0 && again.stdout.trim() === 'absent') return undefined;
+    throw err;
+  }
 }
 
 async function absent(ctx: ModuleContext, args: Args, have: RemoteStat | undefined): Promise<ModuleResult> {
