@@ -95,21 +95,30 @@ function checkExpect(t: Table, e: NonNullable<Args['expect']>): string | undefin
   return `${bad.length} of ${t.rows.length} rows do not have ${want}: first is ${key}=${first[key]} with ${diffs.join(', ')}`;
 }
 
+/** Failures where the client never reached the server: only these move on to the next endpoint. */
+const unreached = new WeakSet<ModuleResult>();
+
 async function runOne(ctx: ModuleContext, d: Dialect, stmt: string, o: ClientOptions, a: Args, env: Record<string, string> | undefined): Promise<StatementResult | ModuleResult> {
   const call = d.call(stmt, o);
   const r = await ctx.exec(call.command, { env, stdin: call.stdin, loginShell: a.login_shell, timeoutMs: Math.round(a.timeout * 1000) });
   const out = { statement: stmt, stdout: ctx.mask(r.stdout), stderr: ctx.mask(r.stderr), rc: r.exitCode };
-  const say = (why: string) => failed(ctx.mask(why), { ...out, rows: [], columns: [] });
-  if (r.timedOut) return say(`${d.product} client timed out after ${a.timeout} s on ${shortStmt(stmt)}`);
+  const say = (why: string, reached = true) => {
+    const res = failed(ctx.mask(why), { ...out, rows: [], columns: [] });
+    if (!reached) unreached.add(res);
+    return res;
+  };
+  if (r.timedOut) return say(`${d.product} client timed out after ${a.timeout} s on ${shortStmt(stmt)}`, false);
   if (r.exitCode === 127) {
     const hint = a.home === undefined ? `set home to the ${d.product} install folder` : `check home (${a.home})`;
     return say(`${call.program} not found on ${ctx.host.name} (exit 127: ${lastLine(r.stderr)}); ${hint}`);
   }
+  // Without the dialect's word that the server answered, any failure may mean it was not reached.
+  const reached = d.answered?.(r.stdout, r.stderr) ?? false;
   const err = d.errorText(r.stdout, r.stderr, o);
-  if (err !== undefined) return say(`${d.product} rejected ${shortStmt(stmt)}: ${err}`);
+  if (err !== undefined) return say(`${d.product} rejected ${shortStmt(stmt)}: ${err}`, reached);
   if (r.exitCode !== 0) {
     const why = lastLine(r.stderr) || lastLine(r.stdout) || 'no output';
-    return say(`${d.product} client exited with ${r.exitCode ?? r.signal} on ${shortStmt(stmt)}: ${why}`);
+    return say(`${d.product} client exited with ${r.exitCode ?? r.signal} on ${shortStmt(stmt)}: ${why}`, reached);
   }
   const t = d.parse(r.stdout);
   return { ...out, columns: t.columns, rows: t.rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, ctx.mask(v)]))) };
@@ -195,7 +204,9 @@ export default defineModule({
     for (const [i, stmt] of statements.entries()) {
       let r = await runOne(ctx, d, stmt, i === 0 ? withEndpoint(o, endpoints[0]) : o, a, env);
       // The first statement picks the server: the first endpoint that answers it.
-      for (let e = 1; i === 0 && 'status' in r && e < endpoints.length; e++) {
+      // A server that answered with an error has answered: "Dnode already exists"
+      // must not be sent again to every other server.
+      for (let e = 1; i === 0 && 'status' in r && unreached.has(r) && e < endpoints.length; e++) {
         tried.push(`${endpoints[e - 1]}: ${r.msg.split('\n')[0]}`);
         r = await runOne(ctx, d, stmt, withEndpoint(o, endpoints[e]), a, env);
         if (!('status' in r)) {
@@ -208,7 +219,8 @@ export default defineModule({
         answered = endpoints[0];
       }
       if ('status' in r) {
-        if (tried.length) r = { ...r, msg: `no server answered; ${[...tried, `${endpoints.at(-1)}: ${r.msg.split('\n')[0]}`].join('; ')}` };
+        if (tried.length && unreached.has(r)) r = { ...r, msg: `no server answered; ${[...tried, `${endpoints.at(-1)}: ${r.msg.split('\n')[0]}`].join('; ')}` };
+        else if (tried.length) r = { ...r, msg: `${r.msg} (after ${tried.length} that did not answer: ${tried.join('; ')})` };
         if (statements.length === 1) return r;
         const msg = `statement ${i + 1} of ${statements.length}: ${r.msg}`;
         return { ...r, msg, data: { results: [...results, r.data] } };

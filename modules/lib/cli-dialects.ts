@@ -47,6 +47,12 @@ export interface Dialect {
   errorText(stdout: string, stderr: string, o: ClientOptions): string | undefined;
   /** The first table in the client's output (no columns and no rows when there is none). */
   parse(stdout: string): Table;
+  /**
+   * True when a failed call's output shows the server itself answered (it
+   * rejected the statement), so cli-sql must not try the next endpoint with it.
+   * Default: never sure, so any failure moves on.
+   */
+  answered?(stdout: string, stderr: string): boolean;
   /** True when the statement only reads (safe in check mode); default: isReadOnly. */
   readOnly?(statement: string): boolean;
 }
@@ -225,6 +231,8 @@ export const iotdb: Dialect = {
     const both = `${stdout}\n${stderr}`;
     return firstMatch(both, /^Msg: \d+/) ?? firstMatch(both, /^Connection Error\b/i);
   },
+  // "Msg: 301: ..." carries the server's status code.
+  answered: (stdout, stderr) => /^\s*Msg: \d+/m.test(`${stdout}\n${stderr}`),
   parse: parseBoxed,
 };
 
@@ -247,6 +255,11 @@ export const tdengine: Dialect = {
   errorText(stdout, stderr) {
     const both = `${stdout}\n${stderr}`;
     return firstMatch(both, /^DB error:/) ?? firstMatch(both, /failed to connect|Unable to establish connection/i);
+  },
+  // taos says "DB error: Unable to establish connection" too; only other DB errors come from a server.
+  answered: (stdout, stderr) => {
+    const both = `${stdout}\n${stderr}`;
+    return /^\s*DB error:/m.test(both) && !/failed to connect|Unable to establish connection|Unable to resolve FQDN/i.test(both);
   },
   parse: parsePiped,
 };
@@ -341,6 +354,7 @@ export const dolphindb: Dialect = {
     const both = `${stdout}\n${stderr}`;
     return firstMatch(both, /^Server response:/) ?? firstMatch(both, /^Failed to connect to /) ?? firstMatch(both, /^runbook: the DolphinDB /);
   },
+  answered: (stdout, stderr) => /^\s*Server response:/m.test(`${stdout}\n${stderr}`),
   parse: parseDolphinDB,
   readOnly(statement) {
     const parts = statement
