@@ -56,7 +56,7 @@ describe('typed confirmation on a terminal (issue 8)', () => {
     run.type('not_the_cluster\r');
     const { code, screen } = await run.exited;
     expect(code, screen).toBe(1);
-    expect(screen).toContain('the answer for typed_cluster_name does not match ^tty_cluster$');
+    expect(screen).toContain('the answer for typed_cluster_name is not "tty_cluster"');
     expect(screen).not.toMatch(/delete the node's folders/);
     expect(await existing(lab, 'node1', targets)).toEqual(targets);
   });
