@@ -6,7 +6,8 @@
 // tests run in order through one lifecycle (ZooKeeper's JVMs start once):
 // deploy → start → rolling restart → restart → stop → one-click start refused
 // → start-order rules → a one-click cluster across the three hosts (refused
-// until ssh trust is set up) → destroy.
+// until ssh trust is set up) → destroy (confirmed by the cluster's name typed
+// at a terminal).
 //
 // What the cluster reports is checked against ZooKeeper itself, through a
 // client of its wire protocol held by this test, so "online", the order of
@@ -22,6 +23,7 @@ import { openmldbPackage } from '../../engine/lab/packages/openmldb/index.js';
 import { ZkClient, type WatchEvent } from '../../engine/lab/packages/openmldb/sim/zk.js';
 import { results, type CliResult } from '../support/cli.js';
 import { useLab } from '../support/lab.js';
+import { onTerminal } from '../support/tty.js';
 import { anyMatch, existing, onHost, play, resultOf, transcript, useScratch, waitFor } from './helpers.js';
 
 const lab = useLab({ hosts: 3 });
@@ -444,7 +446,7 @@ describe.sequential('an OpenMLDB cluster with a real ZooKeeper ensemble', () => 
     expect(await existing(lab, 'node2', ['/opt/one-click/tablet-2', '/opt/one-click/nameserver-1'])).toEqual([]);
   }, 300_000);
 
-  test('clean and destroy refuse while ZooKeeper runs, need --yes, then delete what they listed', async () => {
+  test('clean and destroy refuse while ZooKeeper runs, need --yes (or the cluster name typed at a terminal), then delete what they listed', async () => {
     const running = await run('destroy', '--yes');
     expect(running.code, transcript(running)).toBe(1);
     expect(resultOf(running, 'the ZooKeeper server is stopped', 'zookeeper-1').status).toBe('failed');
@@ -469,8 +471,28 @@ describe.sequential('an OpenMLDB cluster with a real ZooKeeper ensemble', () => 
     expect(resultOf(unconfirmed, 'what will be deleted', 'tablet-1').msg).toContain(`${DEPLOY}/tablet-1`);
     expect(await existing(lab, 'node1', [`${DEPLOY}/tablet-1`])).toEqual([`${DEPLOY}/tablet-1`]);
 
-    const r = await run('destroy', '--yes');
-    expect(r.code, transcript(r)).toBe(0);
-    expect(await existing(lab, 'node1', [`${DEPLOY}/tablet-1`, `${DEPLOY}/nameserver-1`, `${DEPLOY}/zookeeper-1`, '/data/zookeeper'])).toEqual([]);
+    // At a terminal the cluster's name, typed, stands for --yes (issue 8): a wrong name deletes nothing.
+    const targets = [`${DEPLOY}/tablet-1`, `${DEPLOY}/nameserver-1`, `${DEPLOY}/zookeeper-1`, '/data/zookeeper'];
+    expect(await existing(lab, 'node1', targets)).toEqual(targets);
+    const question = 'destroy deletes the folders listed above. Type the cluster name (e2e) to go ahead: ';
+    const destroy = ['play', 'openmldb/destroy', '-i', topology, '-o', 'plain'];
+    const wrong = onTerminal(destroy, scratch.env);
+    await wrong.shows(question);
+    expect(wrong.screen).toContain(`${DEPLOY}/nameserver-1`);
+    wrong.type('e2e-one-click\r');
+    const refused = await wrong.exited;
+    expect(refused.code, refused.screen).toBe(1);
+    expect(refused.screen).toContain('"e2e-one-click" is not the cluster\'s name (e2e); nothing was touched.');
+    expect(refused.screen).not.toContain("delete the component's folders");
+    expect(await existing(lab, 'node1', targets)).toEqual(targets);
+
+    const right = onTerminal(destroy, scratch.env);
+    await right.shows(question);
+    right.type('e2e\r');
+    const done = await right.exited;
+    expect(done.code, done.screen).toBe(0);
+    expect(done.screen).toContain("e2e is the cluster's name; going ahead");
+    expect(done.screen).toContain("delete the component's folders");
+    expect(await existing(lab, 'node1', targets)).toEqual([]);
   }, 240_000);
 });

@@ -10,8 +10,9 @@
 // other: check, deploy (twice: the second changes nothing), start, show,
 // mnodes, scaleout, a mismatched timezone, a dnode that formed its own
 // cluster and repair-dnode, taosAdapters, taosKeeper and taos-Explorer behind
-// nginx, distribute, mnode failover, restart, clean (which stops what runs
-// first), destroy.
+// nginx, distribute, mnode failover (status and show answered by another
+// dnode while firstEp is down), restart, clean (which stops what runs first),
+// destroy (confirmed by the cluster's name typed at a terminal).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -23,6 +24,7 @@ import { packageRoot } from '../../engine/paths.js';
 import { parsePiped, type Table } from '../../modules/lib/cli-dialects.js';
 import { results, runCli, totals, type CliResult } from '../support/cli.js';
 import { useLab } from '../support/lab.js';
+import { onTerminal } from '../support/tty.js';
 
 const lab = useLab({ hosts: 5 });
 let work = '';
@@ -365,6 +367,26 @@ describe('a TDengine cluster on lab hosts', () => {
     expect(dnodes.rows.filter((row) => row.status === 'ready').map((row) => row.endpoint)).toEqual([ep('node2'), ep('node3'), ep('node4')]);
     expect((await lab.sshExec('node2', 'grep -c "mnode is the leader" /data/taos/log/taosdlog.0')).stdout.trim()).toBe('1');
 
+    // runbook asks the cluster through any dnode too, firstEp's first: with node1 down, node2 answers.
+    const status = await play('status', inv3);
+    expect(status.code, shown(status)).toBe(0);
+    expect(results(status, 'status').find((e) => e.host === 'node1')?.msg).toBe(`dnode node1 ${ep('node1')}: stopped; listening: none`);
+    const view = results(status, 'dnodes')[0]?.msg ?? '';
+    expect(view, shown(status)).toMatch(new RegExp(`^${escape(ep('node2'))} answered:\n`));
+    expect(parsePiped(view).rows.map((row) => [row.endpoint, row.status]).slice(0, 3)).toEqual([
+      [ep('node1'), 'offline'],
+      [ep('node2'), 'ready'],
+      [ep('node3'), 'ready'],
+    ]);
+    const show = await play('show', inv3);
+    expect(show.code, shown(show)).toBe(1);
+    expect(results(show, 'dnodes table')[0]?.msg).toMatch(new RegExp(`^${escape(ep('node2'))} answered:\n`));
+    // node1 fails the dnodes check; the next run_once task goes on from node2 and fails the mnodes check.
+    expect(failures(show)).toEqual([
+      expect.stringMatching(new RegExp(`^node1: not every dnode is ready: ${escape(ep('node1'))} offline( \\([^)]+\\))?; ${escape(ep('node2'))} ready; ${escape(ep('node3'))} ready; `)),
+      `node2: not every mnode is ready: ${ep('node1')} offline offline; ${ep('node2')} leader ready; ${ep('node3')} follower ready; `,
+    ]);
+
     const start = await play('start', inv3, '-N', 'node1');
     expect(start.code, shown(start)).toBe(0);
     const back = await until('node1 to follow', async () => {
@@ -414,7 +436,7 @@ describe('a TDengine cluster on lab hosts', () => {
     expect((await lab.sshExec('node2', 'test -d /data/taos/data && echo kept')).stdout.trim()).toBe('kept');
   }, STEP_MS);
 
-  it('clean --yes stops everything that runs, then empties the data folders; destroy removes the deployment', async () => {
+  it('clean --yes stops everything that runs, then empties the data folders; destroy, confirmed by the cluster name typed at a terminal, removes the deployment', async () => {
     const clean = await play('clean', inv5, '--yes');
     expect(clean.code, shown(clean)).toBe(0);
     expect(results(clean, 'stop it').filter((e) => e.status === 'changed').map((e) => e.host).sort()).toEqual(['adapter1', 'adapter2', 'explorer1', 'keeper1', 'nginx', 'node1', 'node2', 'node3', 'node4']);
@@ -423,11 +445,35 @@ describe('a TDengine cluster on lab hosts', () => {
     for (const node of ['node1', 'node2', 'node5']) expect((await lab.sshExec(node, 'test -e /data/taos/data || echo gone')).stdout.trim(), node).toBe('gone');
     expect((await lab.sshExec('node2', `test -x ${TAOS} && echo kept`)).stdout.trim()).toBe('kept');
 
-    const destroy = await play('destroy', inv5, '--yes');
-    expect(destroy.code, shown(destroy)).toBe(0);
-    for (const node of ['node1', 'node3']) {
-      const left = await lab.sshExec(node, 'ls -A /opt/tdengine; test -e /data/nginx && echo /data/nginx; true');
-      expect(left.stdout.trim(), node).toBe('');
-    }
+    // destroy confirmed by the cluster's name typed at a terminal (issue 8): a wrong name deletes nothing.
+    const deployed = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const node of ['node1', 'node3']) out[node] = (await lab.sshExec(node, 'ls -A /opt/tdengine; test -e /data/nginx && echo /data/nginx; true')).stdout.trim();
+      return out;
+    };
+    const before = await deployed();
+    expect(before.node1).toMatch(/^taos\b/m);
+    expect(before.node3).toContain('/data/nginx');
+    const question = 'destroy deletes the folders listed above. Type the cluster name (tdlab) to go ahead: ';
+    const destroy = ['play', 'destroy', '-i', inv5, '-o', 'plain'];
+    const wrong = onTerminal(destroy);
+    await wrong.shows(question);
+    // What will go is listed before the question.
+    expect(wrong.screen).toContain(`${fq('node3')}): /data/nginx`);
+    wrong.type('tdlab2\r');
+    const refused = await wrong.exited;
+    expect(refused.code, refused.screen).toBe(1);
+    expect(refused.screen).toContain('"tdlab2" is not the cluster\'s name (tdlab); nothing was touched.');
+    expect(refused.screen).not.toContain('delete the folders');
+    expect(await deployed()).toEqual(before);
+
+    const right = onTerminal(destroy);
+    await right.shows(question);
+    right.type('tdlab\r');
+    const done = await right.exited;
+    expect(done.code, done.screen).toBe(0);
+    expect(done.screen).toContain("tdlab is the cluster's name; going ahead");
+    expect(done.screen).toContain('delete the folders');
+    expect(await deployed()).toEqual({ node1: '', node3: '' });
   }, STEP_MS);
 });

@@ -191,6 +191,8 @@ describe('defaults', () => {
       expect(groups(inv).first_ep).toEqual(['dnode2']);
       expect(vars<TdengineDnodeVars>(inv, 'dnode1').cfg.firstEp).toBe('h2.example.com:6030');
       expect(groups(inv).mnodes).toEqual(['dnode2']);
+      // The playbooks ask the cluster through these, firstEp's first.
+      expect((inv.vars.tdengine_cluster as TdengineClusterVars).endpoints).toEqual(['h2.example.com:6030', 'h1.example.com:6030', 'h3.example.com:6030']);
     }
   });
 
