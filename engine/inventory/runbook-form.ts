@@ -155,7 +155,9 @@ export function parseRunbookForm(doc: Record<string, unknown>, ctx: LoadContext)
   return draft;
 }
 
-type ConnectionInput = z.output<typeof sshSchema> & {};
+/** An `ssh:` mapping as parsed: null or absent when it is empty or left out. */
+export type SshInput = z.output<typeof sshSchema>;
+type ConnectionInput = SshInput & {};
 
 export function connectionDraft(input: ConnectionInput, path: YamlPath, what: string, ctx: LoadContext): ConnectionDraft {
   const out: ConnectionDraft = {};
@@ -181,6 +183,11 @@ export function connectionDraft(input: ConnectionInput, path: YamlPath, what: st
   const passphrase = readSecretField(input.passphrase, [...path, 'passphrase'], `${what} passphrase`, ctx);
   if (passphrase) out.passphrase = passphrase;
   return out;
+}
+
+/** connectionDraft of an `ssh:` that may be left out (or empty): then nothing is set, and the defaults apply. */
+export function optionalConnectionDraft(input: SshInput | undefined, path: YamlPath, what: string, ctx: LoadContext): ConnectionDraft {
+  return input ? connectionDraft(input, path, what, ctx) : {};
 }
 
 function check<S extends z.ZodType>(schema: S, value: unknown, path: YamlPath, what: string, ctx: LoadContext): z.output<S> | undefined {

@@ -1,55 +1,16 @@
 // What the end-to-end suites share: a per-suite scratch folder (also the
-// RUNBOOK_HOME of every CLI run, so run logs go away with it), the simulated
-// IoTDB package built into it, `runbook play` with NDJSON events, looks at a
-// lab host over ssh, and a parser for IoTDB's ASCII tables.
+// RUNBOOK_HOME of every CLI run, so run logs go away with it; see
+// test/support/scratch.ts), the simulated IoTDB package built into it,
+// `runbook play` with NDJSON events, looks at a lab host over ssh, and a
+// parser for IoTDB's ASCII tables.
 
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
-import { buildLabPackage } from '../../engine/lab/index.js';
 import { quote } from '../../engine/quote.js';
 import { results, runCli, type CliResult, type TaskResultEvent } from '../support/cli.js';
 import type { LabHandle } from '../support/lab.js';
+import type { Scratch } from '../support/scratch.js';
 
-export interface Scratch {
-  /** The folder; valid from beforeAll on. */
-  readonly dir: string;
-  /** The simulated IoTDB zip built into the folder (only with `iotdbPackage: true`). */
-  readonly packagePath: string;
-  /** Environment for runCli: RUNBOOK_HOME inside the folder. */
-  readonly env: Record<string, string>;
-}
-
-/** A scratch folder for the suite, removed after it even when tests fail. */
-export function useScratch(opts: { iotdbPackage?: boolean } = {}): Scratch {
-  let dir: string | undefined;
-  let packagePath: string | undefined;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rb-e2e-'));
-    // Built per suite: suites never race each other (or a user) on the shared package folder.
-    if (opts.iotdbPackage) packagePath = (await buildLabPackage('iotdb', { outDir: join(dir, 'packages') })).path;
-  });
-  afterAll(() => {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${what} is not ready (used outside the suite, or its beforeAll failed)`);
-    return v;
-  };
-  return {
-    get dir() {
-      return need(dir, 'the scratch folder');
-    },
-    get packagePath() {
-      return need(packagePath, 'the simulated IoTDB package');
-    },
-    get env() {
-      return { RUNBOOK_HOME: join(need(dir, 'the scratch folder'), 'home') };
-    },
-  };
-}
+export { useScratch, type Scratch } from '../support/scratch.js';
 
 /** `runbook play <playbook> -i <inventory> -o json <args…>`. */
 export function play(scratch: Scratch, playbook: string, inventory: string, args: string[] = []): Promise<CliResult> {
@@ -61,6 +22,15 @@ export function transcript(r: CliResult): string {
   const lines = results(r).map((e) => `${e.status} ${e.host} [${e.task}]: ${e.msg}`);
   const end = r.events.find((e) => e.type === 'run_end');
   return [`exit ${r.code}`, ...lines, end && 'error' in end && end.error ? end.error : '', r.stderr.trim()].filter(Boolean).join('\n');
+}
+
+/** What the failed tasks said, then stderr: for assertion messages of suites that do not print the whole run. */
+export function why(r: CliResult): string {
+  return results(r)
+    .filter((e) => e.status === 'failed')
+    .map((e) => `${e.host} / ${e.task}: ${e.msg}`)
+    .concat(r.stderr)
+    .join('\n');
 }
 
 /** Names of the tasks that started, in order, without repeats. */

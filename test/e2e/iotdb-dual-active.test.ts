@@ -16,6 +16,7 @@ import { labPackage } from '../../engine/lab/index.js';
 import { runCli, results, type CliResult } from '../support/cli.js';
 import { useLab } from '../support/lab.js';
 import { ensureSimulatorCompiled, parseTable, waitFor } from '../support/sim-iotdb.js';
+import { why } from './helpers.js';
 
 const lab = useLab({ hosts: 2 });
 let dir: string;
@@ -25,14 +26,6 @@ const HOME = '/opt/iotdb/iotdb';
 
 function play(playbook: string, ...args: string[]): Promise<CliResult> {
   return runCli(['play', playbook, '-i', pair, '--output', 'json', ...args]);
-}
-
-function why(r: CliResult): string {
-  return results(r)
-    .filter((e) => e.status === 'failed')
-    .map((e) => `${e.host} / ${e.task}: ${e.msg}`)
-    .concat(r.stderr)
-    .join('\n');
 }
 
 /** Run SQL with the side's own start-cli.sh, connecting by host name as the document does. */

@@ -16,6 +16,7 @@ import { labPackage } from '../../engine/lab/index.js';
 import { runCli, results, type CliResult } from '../support/cli.js';
 import { ensureCompiledServer, useLab } from '../support/lab.js';
 import { ensureSimulatorCompiled, waitFor } from '../support/sim-iotdb.js';
+import { why } from './helpers.js';
 
 const lab = useLab({ hosts: 2 });
 let dir: string;
@@ -25,15 +26,6 @@ let monitorHost: string;
 
 function play(playbook: string, ...args: string[]): Promise<CliResult> {
   return runCli(['play', playbook, '-i', topology, '--output', 'json', ...args]);
-}
-
-/** What a failed run printed, for the assertion message. */
-function why(r: CliResult): string {
-  return results(r)
-    .filter((e) => e.status === 'failed')
-    .map((e) => `${e.host} / ${e.task}: ${e.msg}`)
-    .concat(r.stderr)
-    .join('\n');
 }
 
 async function httpJson(url: string, auth?: string): Promise<{ status: number; body: unknown }> {

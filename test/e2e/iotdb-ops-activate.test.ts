@@ -10,31 +10,21 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SIM_ACTIVATION_KEY } from '../../engine/lab/packages/iotdb/sim/activation.js';
 import { useLab } from '../support/lab.js';
-import { messages, play, transcript, useOpsScratch, writeOpsTopology, type OpsTopology } from '../support/iotdb-ops.js';
+import { deployedOnce, messages, play, transcript, useOpsScratch, type OpsTopology } from '../support/iotdb-ops.js';
 
 const lab = useLab({ hosts: 2 });
 const scratch = useOpsScratch();
 
-let cluster: OpsTopology | undefined;
-async function ready(): Promise<OpsTopology> {
-  if (cluster) return cluster;
-  const t = writeOpsTopology({
-    lab,
-    scratch,
-    file: 'c2d1.yaml',
-    nodes: [
-      { name: 'confignode_1', type: 'confignode', host: 'node1' },
-      { name: 'confignode_2', type: 'confignode', host: 'node2' },
-      { name: 'datanode_1', type: 'datanode', host: 'node1' },
-    ],
-  });
-  for (const pb of ['deploy', 'start']) {
-    const r = await play(scratch, pb, t.path);
-    expect(r.code, transcript(r)).toBe(0);
-  }
-  cluster = t;
-  return t;
-}
+const ready = deployedOnce({
+  lab,
+  scratch,
+  file: 'c2d1.yaml',
+  nodes: [
+    { name: 'confignode_1', type: 'confignode', host: 'node1' },
+    { name: 'confignode_2', type: 'confignode', host: 'node2' },
+    { name: 'datanode_1', type: 'datanode', host: 'node1' },
+  ],
+});
 
 const activation = (t: OpsTopology, node: string): string => `${t.node(node).home}/activation`;
 

@@ -16,30 +16,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { results } from '../support/cli.js';
 import { useLab } from '../support/lab.js';
-import { messages, play, transcript, useOpsScratch, writeOpsTopology, type OpsTopology } from '../support/iotdb-ops.js';
+import { deployedOnce, messages, play, transcript, useOpsScratch, type OpsTopology } from '../support/iotdb-ops.js';
 
 const lab = useLab({ hosts: 2 });
 const scratch = useOpsScratch();
 
-let cluster: OpsTopology | undefined;
-async function ready(): Promise<OpsTopology> {
-  if (cluster) return cluster;
-  const t = writeOpsTopology({
-    lab,
-    scratch,
-    file: 'c1d1.yaml',
-    nodes: [
-      { name: 'confignode_1', type: 'confignode', host: 'node1' },
-      { name: 'datanode_1', type: 'datanode', host: 'node1' },
-    ],
-  });
-  for (const pb of ['deploy', 'start']) {
-    const r = await play(scratch, pb, t.path);
-    expect(r.code, transcript(r)).toBe(0);
-  }
-  cluster = t;
-  return t;
-}
+const ready = deployedOnce({
+  lab,
+  scratch,
+  file: 'c1d1.yaml',
+  nodes: [
+    { name: 'confignode_1', type: 'confignode', host: 'node1' },
+    { name: 'datanode_1', type: 'datanode', host: 'node1' },
+  ],
+});
 
 const line = (day: string, level: string, msg: string): string => `${day} 10:00:00,000 [main] ${level.padEnd(5)} o.a.i.db.Seeded - ${msg}`;
 

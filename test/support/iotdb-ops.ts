@@ -6,53 +6,23 @@
 // lab's bridge (the same client a user would run against a remote DataNode).
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import { buildLabPackage } from '../../engine/lab/index.js';
 import { compiledSimulatorDir } from '../../engine/lab/packages/iotdb/index.js';
 import { iotdb as iotdbDialect, type Table } from '../../modules/lib/cli-dialects.js';
 import { runCli, type CliResult, type TaskResultEvent } from './cli.js';
 import { ensureSimulatorCompiled } from './sim-iotdb.js';
 import type { LabHandle } from './lab.js';
+import { useScratch, type Scratch } from './scratch.js';
 
-export interface OpsScratch {
-  readonly dir: string;
-  readonly packagePath: string;
-  readonly env: Record<string, string>;
-}
+export type OpsScratch = Scratch;
 
 /** A scratch folder with the simulated IoTDB package, removed after the suite even when it fails. */
 export function useOpsScratch(): OpsScratch {
-  let dir: string | undefined;
-  let packagePath: string | undefined;
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rb-ops-'));
-    // The simulator's sources change under other work in this tree; a stale dist/ would refuse to package.
-    await ensureSimulatorCompiled();
-    // Per suite, so suites never race each other on the shared package folder.
-    packagePath = (await buildLabPackage('iotdb', { outDir: join(dir, 'packages') })).path;
-  });
-  afterAll(() => {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${what} is not ready (used outside the suite, or its beforeAll failed)`);
-    return v;
-  };
-  return {
-    get dir() {
-      return need(dir, 'the scratch folder');
-    },
-    get packagePath() {
-      return need(packagePath, 'the simulated IoTDB package');
-    },
-    get env() {
-      return { RUNBOOK_HOME: join(need(dir, 'the scratch folder'), 'home') };
-    },
-  };
+  // The simulator's sources change under other work in this tree; a stale dist/ would refuse to package.
+  return useScratch({ iotdbPackage: true, before: ensureSimulatorCompiled });
 }
 
 export type NodeType = 'confignode' | 'datanode';
@@ -168,6 +138,24 @@ export function writeOpsTopology(o: OpsTopologyOptions): OpsTopology {
       if (!n) throw new Error(`the topology has no node ${name}`);
       return n;
     },
+  };
+}
+
+/**
+ * The topology written, deployed and started by the first test that asks for
+ * it; later tests get the same cluster without deploying again.
+ */
+export function deployedOnce(o: OpsTopologyOptions): () => Promise<OpsTopology> {
+  let cluster: OpsTopology | undefined;
+  return async () => {
+    if (cluster) return cluster;
+    const t = writeOpsTopology(o);
+    for (const pb of ['deploy', 'start']) {
+      const r = await play(o.scratch, pb, t.path);
+      expect(r.code, transcript(r)).toBe(0);
+    }
+    cluster = t;
+    return t;
   };
 }
 

@@ -5,8 +5,6 @@
 // cluster.cfg lines apply to a node (`alias.key=value`, the `%`/`?`
 // wildcards, the `<ALIAS>` macro), and when addresses are not one LAN.
 
-import { posix } from 'node:path';
-
 /** The document's ports: the controller 8900, every agent 8901. */
 export const DEFAULT_CONTROLLER_PORT = 8900;
 export const DEFAULT_AGENT_PORT = 8901;
@@ -145,14 +143,4 @@ export function installPathProblem(path: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[^\x00-\x7f]/.test(path)) return 'contains a non-ASCII character';
   return undefined;
-}
-
-export function normaliseDir(dir: string): string {
-  return posix.normalize(dir).replace(/(.)\/+$/, '$1');
-}
-
-export function isInside(child: string, parent: string): boolean {
-  if (child === parent) return true;
-  const p = parent.endsWith('/') ? parent : `${parent}/`;
-  return child.startsWith(p);
 }

@@ -50,17 +50,16 @@
 // warning. Everything is collected and thrown together before any host is
 // touched; hosts then go through the generic buildInventory.
 
-import { statSync } from 'node:fs';
-import { basename, dirname, posix, resolve } from 'node:path';
+import { basename, posix } from 'node:path';
 import { z } from 'zod';
 import { didYouMean } from '../../errors.js';
-import { buildInventory } from '../../inventory/load.js';
-import { connectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft } from '../../inventory/runbook-form.js';
-import { newLoadContext, readSecretField, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
+import { optionalConnectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft } from '../../inventory/runbook-form.js';
+import type { LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
-import { Secret } from '../../secret.js';
+import type { Secret } from '../../secret.js';
 import type { SourceFile, TextSettings, YamlPath } from '../../source.js';
-import { schemaErrors } from '../../validate.js';
+import { absolutePath, clusterPackage, clusterPassword, FactoryDefaultPassword, failTopology, localFile, parseTopology, portClashes, portSchema, settingsSchema, topologyInventory } from '../common.js';
+import { normaliseDir, outermost } from '../paths.js';
 import {
   ALIAS_MACRO,
   ALIAS_PATTERN,
@@ -70,10 +69,8 @@ import {
   DEFAULT_INSTALL_DIR,
   DEFAULT_SYSTEMD_DIR,
   installPathProblem,
-  isInside,
   lanVerdict,
   nodeParam,
-  normaliseDir,
   packageVersion,
   parseClusterKey,
   prefixMatches,
@@ -85,6 +82,8 @@ import {
 } from './cfg.js';
 
 export const DOLPHINDB_PRODUCT = 'dolphindb';
+/** The document, as messages name it. */
+const WHAT = 'the DolphinDB topology';
 
 // ---------------------------------------------------------------------------
 // Host vars: the names templates and playbooks use (the DolphinDB contract,
@@ -181,15 +180,6 @@ export interface DolphindbHostVars {
 // ---------------------------------------------------------------------------
 // The document's shape. The schemas are the reference of the form.
 
-const cfgValue = z.union([z.string(), z.number(), z.boolean()]);
-const cfgMap = z.record(z.string(), cfgValue).nullable().optional();
-const portSchema = z.number().int().min(1).max(65535);
-const absolute = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .refine((p) => posix.isAbsolute(p), { message: `${what} must be an absolute path on the servers` });
-
 const serverObject = z.strictObject({
   address: z.string().min(1).describe('the address other servers reach this one at (the sites use it) and runbook connects to'),
   ssh: sshSchema.optional().describe('ssh settings for this server, over the top-level ssh'),
@@ -200,8 +190,8 @@ const clusterSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').default('dolphindb').describe('cluster name, typed to confirm clean/destroy at a terminal'),
   package: z.string().min(1).describe('local DolphinDB_Linux64_V<version>.zip to upload (relative paths start at this file)'),
   license: z.string().min(1).nullable().optional().describe('local license file that replaces server/dolphindb.lic on every server (default: keep the package\'s)'),
-  install_dir: absolute('install_dir').default(DEFAULT_INSTALL_DIR).describe('folder the zip unpacks into on every server (default /DolphinDB); no spaces or non-ASCII characters'),
-  systemd_dir: absolute('systemd_dir').default(DEFAULT_SYSTEMD_DIR).describe('where the systemd units go (default /usr/lib/systemd/system)'),
+  install_dir: absolutePath('install_dir', 'the servers').default(DEFAULT_INSTALL_DIR).describe('folder the zip unpacks into on every server (default /DolphinDB); no spaces or non-ASCII characters'),
+  systemd_dir: absolutePath('systemd_dir', 'the servers').default(DEFAULT_SYSTEMD_DIR).describe('where the systemd units go (default /usr/lib/systemd/system)'),
   user: z.string().min(1).default(DEFAULT_ADMIN.user).describe('the administrator (default admin)'),
   password: z.unknown().optional().describe('the administrator\'s password: text, { env: NAME } or { file: path } (default 123456)'),
 });
@@ -216,7 +206,7 @@ const agentSchema = z.strictObject({
   server: z.string().min(1).describe('the server this agent runs on (one agent per server)'),
   port: portSchema.default(DEFAULT_AGENT_PORT).describe('its port (default 8901)'),
   alias: z.string().min(1).optional().describe('its alias (default <server>-agent)'),
-  cfg: cfgMap.describe('this agent\'s own agent.cfg parameters, over the top-level agent.cfg'),
+  cfg: settingsSchema.describe('this agent\'s own agent.cfg parameters, over the top-level agent.cfg'),
 });
 
 const nodeSchema = z.strictObject({
@@ -224,7 +214,7 @@ const nodeSchema = z.strictObject({
   port: portSchema.describe('its port'),
   alias: z.string().min(1).optional().describe('its alias (default <server>-datanode or <server>-computenode, numbered from the second on a server)'),
   mode: z.enum(['datanode', 'computenode']).default('datanode').describe('datanode (default) or computenode'),
-  cfg: cfgMap.describe('this node\'s own parameters, written to cluster.cfg as <alias>.key=value'),
+  cfg: settingsSchema.describe('this node\'s own parameters, written to cluster.cfg as <alias>.key=value'),
 });
 
 const topologySchema = z.strictObject({
@@ -235,9 +225,9 @@ const topologySchema = z.strictObject({
   controller: controllerSchema.describe('the one controller'),
   agents: z.array(agentSchema).nullable().optional().describe('the agents (default: one on every server, port 8901, alias <server>-agent)'),
   nodes: z.array(nodeSchema).min(1, 'a DolphinDB cluster needs at least one data node').describe('the data and compute nodes'),
-  'controller.cfg': cfgMap.describe('controller.cfg parameters (mode and localSite are written by runbook)'),
-  'agent.cfg': cfgMap.describe('agent.cfg parameters of every agent (mode, localSite and controllerSite are written by runbook)'),
-  'cluster.cfg': cfgMap.describe('cluster.cfg: parameters of every data and compute node, and alias.key lines with % and ? wildcards; values may use <ALIAS>'),
+  'controller.cfg': settingsSchema.describe('controller.cfg parameters (mode and localSite are written by runbook)'),
+  'agent.cfg': settingsSchema.describe('agent.cfg parameters of every agent (mode, localSite and controllerSite are written by runbook)'),
+  'cluster.cfg': settingsSchema.describe('cluster.cfg: parameters of every data and compute node, and alias.key lines with % and ? wildcards; values may use <ALIAS>'),
 });
 
 /** Names of the groups the adapter makes; a server may not be called that. */
@@ -255,15 +245,7 @@ export const dolphindbTopologyAdapter: ProductAdapter = {
  * (timestamps, sizes). The default prints as a mask and reveals 123456
  * without registering it; a password the user gives is an ordinary Secret.
  */
-class FactoryDefaultPassword extends Secret {
-  constructor() {
-    super('', 'DolphinDB default');
-  }
-
-  override reveal(): string {
-    return DEFAULT_ADMIN.password;
-  }
-}
+const factoryPassword = (): Secret => new FactoryDefaultPassword(DEFAULT_ADMIN.password, 'DolphinDB default');
 
 // ---------------------------------------------------------------------------
 
@@ -305,34 +287,21 @@ interface Named {
 }
 
 export function loadDolphindbTopology(source: SourceFile, doc: Record<string, unknown>): Inventory {
-  const ctx = newLoadContext(source, dirname(resolve(source.path)));
+  const { ctx, t, sshDefaults } = parseTopology(source, doc, topologySchema, WHAT);
   const { errors } = ctx;
-  const parsed = topologySchema.safeParse(doc);
-  if (!parsed.success) {
-    errors.push(...schemaErrors(parsed.error, source, [], 'the DolphinDB topology', { schema: topologySchema, value: doc }));
-    return fail(ctx, [], {});
-  }
-  const t = parsed.data;
-  const sshDefaults: ConnectionDraft = t.ssh ? connectionDraft(t.ssh, ['ssh'], 'ssh', ctx) : {};
   const cluster = t.cluster;
   const has = (path: YamlPath): boolean => source.doc.hasIn(path);
   const at = (path: YamlPath, fallback: YamlPath): YamlPath => (has(path) ? path : fallback);
 
   // The package and the license: local files.
-  const pkg = resolveInventoryPath(cluster.package, ctx.baseDir);
-  const pkgName = basename(pkg);
+  const { path: pkg, name: pkgName, problem: pkgProblem } = clusterPackage(cluster.package, 'dolphindb', ctx);
   const version = packageVersion(pkgName);
-  const pkgProblem = localFileProblem(pkg);
-  if (pkgProblem) {
-    errors.push(source.error(['cluster', 'package'], `cluster.package names ${pkg}, which ${pkgProblem}`, "fix the path; relative paths start at the topology file's folder; `runbook lab package dolphindb` builds the simulated one"));
-  } else if (version === undefined) {
+  if (!pkgProblem && version === undefined) {
     errors.push(source.error(['cluster', 'package'], `cluster.package must be a DolphinDB server zip named like DolphinDB_Linux64_V2.00.11.3.zip, not ${pkgName}`, 'keep the download\'s name: runbook reads the version from it (upgrade and rollback report it)'));
   }
   let license: string | null = null;
   if (cluster.license !== undefined && cluster.license !== null) {
-    license = resolveInventoryPath(cluster.license, ctx.baseDir);
-    const problem = localFileProblem(license);
-    if (problem) errors.push(source.error(['cluster', 'license'], `cluster.license names ${license}, which ${problem}`, 'fix the path, or leave license out to keep the package\'s dolphindb.lic (the community trial: at most 2 nodes)'));
+    license = localFile(cluster.license, ['cluster', 'license'], 'cluster.license', 'fix the path, or leave license out to keep the package\'s dolphindb.lic (the community trial: at most 2 nodes)', ctx).path;
   }
 
   const installDir = normaliseDir(cluster.install_dir);
@@ -343,7 +312,7 @@ export function loadDolphindbTopology(source: SourceFile, doc: Record<string, un
   if (PROTECTED_DIRS.has(installDir)) {
     errors.push(source.error(at(['cluster', 'install_dir'], ['cluster']), `cluster.install_dir is ${installDir}, a system folder`, 'destroy removes the install folder: give DolphinDB its own, e.g. /DolphinDB or /opt/DolphinDB'));
   }
-  const password = cluster.password === undefined || cluster.password === null ? new FactoryDefaultPassword() : readSecretField(cluster.password, ['cluster', 'password'], 'cluster.password', ctx);
+  const password = clusterPassword(cluster.password, factoryPassword, ctx);
 
   // Servers.
   const servers = new Map<string, Server>();
@@ -354,7 +323,7 @@ export function loadDolphindbTopology(source: SourceFile, doc: Record<string, un
     } else if (GROUP_NAMES.includes(name)) {
       errors.push(source.error(path, `"${name}" is the name of a group runbook makes`, `reserved: ${GROUP_NAMES.join(', ')}; rename the server`, true));
     }
-    const conn: ConnectionDraft = raw.ssh ? connectionDraft(raw.ssh, [...path, 'ssh'], `servers.${name}.ssh`, ctx) : {};
+    const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `servers.${name}.ssh`, ctx);
     conn.address = raw.address;
     servers.set(name, { name, path, address: raw.address, conn });
   }
@@ -522,7 +491,7 @@ export function loadDolphindbTopology(source: SourceFile, doc: Record<string, un
 
   if (errors.length > 0 || !password || !ctlServer || version === undefined || pkgProblem) {
     const partial = [...servers.values()].map((s) => ({ name: s.name, path: s.path, connection: s.conn, vars: [] }));
-    return fail(ctx, partial, sshDefaults);
+    return failTopology(ctx, WHAT, partial, sshDefaults);
   }
 
   // ---------------------------------------------------------------------
@@ -601,19 +570,10 @@ export function loadDolphindbTopology(source: SourceFile, doc: Record<string, un
     { name: 'computenodes', path: ['nodes'], hosts: distinct(nodes.filter((n) => n.mode === 'computenode').map((n) => n.server)).map((n) => ref(n, servers.get(n)!.path)), children: [], vars: [] },
     { name: 'dolphindb', path: ['servers'], hosts: [...servers.values()].map((s) => ref(s.name, s.path)), children: [], vars: [] },
   ];
-  const inv = buildInventory({ form: 'runbook', defaults: sshDefaults, vars: [], hosts, groups }, ctx);
-  inv.product = DOLPHINDB_PRODUCT;
-  return inv;
+  return topologyInventory(DOLPHINDB_PRODUCT, { form: 'runbook', defaults: sshDefaults, vars: [], hosts, groups }, ctx);
 }
 
 // ---------------------------------------------------------------------------
-
-function fail(ctx: LoadContext, hosts: HostDraft[], defaults: ConnectionDraft): never {
-  if (ctx.errors.length === 0) ctx.errors.push(ctx.source.error([], 'the DolphinDB topology could not be read'));
-  // The servers that were read still go through the generic checks, so one run reports everything.
-  buildInventory({ form: 'runbook', defaults, vars: [], hosts, groups: [] }, ctx);
-  throw new Error('buildInventory accepted a topology with errors');
-}
 
 /** lanCluster=0 when the servers may not be one LAN (the document's 5.6): a suggestion, see lanVerdict for the heuristic. */
 function suggestLanCluster(addresses: string[], controllerCfg: TextSettings, agentCfg: TextSettings, agents: Agent[], ctx: LoadContext): void {
@@ -696,23 +656,8 @@ function nodeOwnLines(nodes: DNode[], clusterCfg: TextSettings, ctx: LoadContext
   return ownLines;
 }
 
-function localFileProblem(full: string): string | undefined {
-  try {
-    return statSync(full).isFile() ? undefined : 'is not a file';
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : 'cannot be read';
-  }
-}
-
 function withoutKeys(map: Record<string, string>, keys: string[]): Record<string, string> {
   return Object.fromEntries(Object.entries(map).filter(([k]) => !keys.includes(k)));
-}
-
-/** Folders, without those inside another of the list (emptying the outer one empties them). */
-function outermost(dirs: string[]): string[] {
-  const unique = [...new Set(dirs)];
-  return unique.filter((d) => !unique.some((o) => o !== d && isInside(d, o)));
 }
 
 /** The cfg files are `key=value` lines without escaping: a key with a space, = or #, or a value over two lines, cannot be written. */
@@ -793,17 +738,7 @@ function checkAliases(named: Named[], ctx: LoadContext): void {
 }
 
 function checkPorts(listeners: Array<{ server: string; port: number; owner: string; key: string; at: YamlPath }>, ctx: LoadContext): void {
-  const taken = new Map<string, (typeof listeners)[number]>();
-  for (const l of listeners) {
-    const k = `${l.server}:${l.port}`;
-    const first = taken.get(k);
-    if (!first) {
-      taken.set(k, l);
-      continue;
-    }
-    const used = new Set(listeners.filter((x) => x.server === l.server).map((x) => x.port));
-    let free = l.port + 1;
-    while (used.has(free)) free++;
+  for (const { listener: l, first, free } of portClashes(listeners, (x) => x.server)) {
     ctx.errors.push(
       ctx.source.error(
         l.at,

@@ -5,6 +5,7 @@
 // a pure function of plain values; nothing reads files or knows about YAML.
 
 import { posix } from 'node:path';
+import { outermost } from '../paths.js';
 
 export type IotdbNodeType = 'confignode' | 'datanode';
 
@@ -152,19 +153,6 @@ export function cleanDirs(type: IotdbNodeType, props: Properties, home: string):
 /** What `destroy` deletes: the clean folders and the installation itself. */
 export function destroyDirs(cleanList: readonly string[], home: string): string[] {
   return outermost([...cleanList, home]);
-}
-
-/** Drop duplicates and folders inside another listed folder; keep the first-seen order. */
-export function outermost(dirs: readonly string[]): string[] {
-  const unique = [...new Set(dirs)];
-  return unique.filter((d) => !unique.some((o) => o !== d && isInside(d, o)));
-}
-
-/** Whether `inner` is `outer` or a folder below it. */
-export function isInside(inner: string, outer: string): boolean {
-  if (inner === outer) return true;
-  const prefix = outer.endsWith('/') ? outer : `${outer}/`;
-  return inner.startsWith(prefix);
 }
 
 /** Whether IoTDB reports this node's metrics to Prometheus, and on which port. */

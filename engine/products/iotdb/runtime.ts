@@ -3,6 +3,7 @@
 // `show cluster details`. Derived from the node's type and properties only.
 
 import { basename } from 'node:path';
+import { escapeRegex } from '../paths.js';
 
 type NodeType = 'confignode' | 'datanode';
 
@@ -50,8 +51,4 @@ export function runtimeVars(type: NodeType, home: string, props: Record<string, 
 
 export function jdkTarName(tar: string | null): string | null {
   return tar === null ? null : basename(tar);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

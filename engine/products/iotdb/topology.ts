@@ -16,16 +16,16 @@
 // this file only knows where in the yaml each value came from.
 
 import { jdkTarName, runtimeVars, type IotdbRuntimeVars } from './runtime.js';
-import { statSync } from 'node:fs';
 import { basename, dirname, posix, resolve } from 'node:path';
 import { didYouMean } from '../../errors.js';
-import { buildInventory } from '../../inventory/load.js';
 import { connectionDraft, sshSchema, type ConnectionDraft, type HostDraft, type GroupDraft, type InventoryDraft } from '../../inventory/runbook-form.js';
 import { isPlainMapping, isSecretRef, newLoadContext, readSecretField, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
 import { Secret } from '../../secret.js';
 import type { SourceFile, YamlPath } from '../../source.js';
 import { schemaErrors } from '../../validate.js';
+import { FactoryDefaultPassword, failTopology, localFileProblem, topologyInventory } from '../common.js';
+import { isInside, normaliseDir, outermost } from '../paths.js';
 import {
   archiveTopDir,
   cleanDirs,
@@ -36,10 +36,8 @@ import {
   DEFAULT_ADMIN,
   DIR_DEFAULTS,
   destroyDirs,
-  isInside,
   isWildcardAddress,
   mergeProperties,
-  outermost,
   metricsPort,
   parsePort,
   propertyScope,
@@ -474,22 +472,6 @@ function kindOf(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function normaliseDir(dir: string): string {
-  return posix.normalize(dir).replace(/(.)\/+$/, '$1');
-}
-
-function localFileProblem(full: string, must: 'file' | 'file-or-dir'): string | undefined {
-  try {
-    const st = statSync(full);
-    if (must === 'file' && !st.isFile()) return 'is not a file';
-    if (must === 'file-or-dir' && !st.isFile() && !st.isDirectory()) return 'is neither a file nor a folder';
-    return undefined;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : 'cannot be read';
-  }
 }
 
 /** Report keys a section does not accept, with the likeliest fix. */
@@ -951,11 +933,8 @@ export function loadIotdbTopology(source: SourceFile, doc: Record<string, unknow
 
   const seed = start?.order[0];
   if (errors.length > 0 || !seed || !start || !cluster || !artefacts) {
-    if (errors.length === 0) errors.push(source.error([], 'the IoTDB topology could not be read'));
-    // The hosts that were read still go through the generic checks (names), so one run reports everything.
     const partial = [...nodes, ...extras].map((n) => ({ name: n.name, path: 'namePath' in n ? n.namePath : n.path, connection: n.conn, vars: [] }));
-    buildInventory({ form: 'runbook', defaults: sshDefaults, vars: [], hosts: partial, groups: [] }, ctx);
-    throw new Error('buildInventory accepted a topology with errors');
+    return failTopology(ctx, 'the IoTDB topology', partial, sshDefaults);
   }
 
   // The document's defaults for the seeds: a ConfigNode joins through the
@@ -975,10 +954,13 @@ export function loadIotdbTopology(source: SourceFile, doc: Record<string, unknow
     }
   }
 
+  // IoTDB's factory password is public knowledge. Registering "root" with the
+  // secret masker would mask every "root" in the output (the ssh user, /root
+  // paths), so the default prints as a mask and reveals "root", but hides nothing else.
   const secrets = new Map<string, Secret>();
   const adminSecret = (password: string): Secret => {
     let s = secrets.get(password);
-    if (!s) secrets.set(password, (s = password === DEFAULT_ADMIN.password ? new FactoryDefaultPassword() : new Secret(password, 'iotdb-system.properties admin_password')));
+    if (!s) secrets.set(password, (s = password === DEFAULT_ADMIN.password ? new FactoryDefaultPassword(DEFAULT_ADMIN.password, 'IoTDB default') : new Secret(password, 'iotdb-system.properties admin_password')));
     return s;
   };
   const firstDn = datanodes[0]!;
@@ -1107,8 +1089,7 @@ export function loadIotdbTopology(source: SourceFile, doc: Record<string, unknow
     { name: 'seed', path: seed.namePath, hosts: refs([seed]), children: [], vars: [] },
   ];
   const draft: InventoryDraft = { form: 'runbook', defaults: sshDefaults, vars: [{ values: { iotdb_cluster: clusterVars }, path: [] }], hosts: hostDrafts, groups };
-  const inv = buildInventory(draft, ctx);
-  inv.product = IOTDB_PRODUCT;
+  const inv = topologyInventory(IOTDB_PRODUCT, draft, ctx);
   // Grafana and Prometheus are both a host and a group of that one host, so
   // `-N grafana` means the same either way; buildInventory forbids the clash
   // for hand-written inventories, where the two could differ.
@@ -1504,22 +1485,6 @@ function checkSharedInstallations(shares: Map<IotdbNode, IotdbNode>, ctx: LoadCo
         ),
       );
     }
-  }
-}
-
-/**
- * IoTDB's factory password is public knowledge. Registering "root" with the
- * secret masker would mask every "root" in the output (the ssh user, /root
- * paths), so the default is a Secret whose masked value is empty: it prints as
- * a mask and reveals "root", but hides nothing else.
- */
-class FactoryDefaultPassword extends Secret {
-  constructor() {
-    super('', 'IoTDB default');
-  }
-
-  override reveal(): string {
-    return DEFAULT_ADMIN.password;
   }
 }
 

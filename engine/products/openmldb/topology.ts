@@ -20,19 +20,20 @@
 // collected and thrown together before any host is touched; hosts then go
 // through the generic buildInventory.
 
-import { statSync } from 'node:fs';
-import { basename, dirname, posix, resolve } from 'node:path';
+import { posix } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { buildInventory } from '../../inventory/load.js';
-import { connectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft } from '../../inventory/runbook-form.js';
-import { newLoadContext, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
+import { optionalConnectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft } from '../../inventory/runbook-form.js';
+import type { LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
 import type { SourceFile, TextSettings, YamlPath } from '../../source.js';
-import { schemaErrors } from '../../validate.js';
+import { absolutePath, clusterPackage, failTopology, folderClashes, localFile, parseTopology, portClashes, portSchema, settingsSchema, topologyInventory } from '../common.js';
+import { escapeRegex, isInside } from '../paths.js';
 import { readConfHosts, type ConfHostsEntry } from './conf-hosts.js';
 
 export const OPENMLDB_PRODUCT = 'openmldb';
+/** The document, as messages name it. */
+const WHAT = 'the OpenMLDB topology';
 
 export type OpenmldbRole = 'tablet' | 'nameserver' | 'taskmanager' | 'apiserver';
 export const ROLES: readonly OpenmldbRole[] = ['tablet', 'nameserver', 'taskmanager', 'apiserver'];
@@ -181,14 +182,6 @@ export interface OpenmldbClusterVars {
 // ---------------------------------------------------------------------------
 // The document's shape. The schemas are the reference of the form.
 
-const flagValue = z.union([z.string(), z.number(), z.boolean()]);
-const flagMap = z.record(z.string(), flagValue).nullable().optional();
-const absolute = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .refine((p) => posix.isAbsolute(p), { message: `${what} must be an absolute path on the machine` });
-const portSchema = z.number().int().min(1).max(65535);
 const endpointSchema = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'ip:port');
 const hostSsh = sshSchema.optional().describe('ssh settings for this machine, over the top-level ssh');
 
@@ -196,23 +189,23 @@ const clusterSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').default('openmldb').describe('cluster name, typed to confirm clean/destroy at a terminal'),
   mode: z.enum(['manual', 'one-click']).default('manual').describe('how the cluster is started and stopped: manual (bin/start.sh on every component) or one-click (sbin/start-all.sh, sbin/stop-all.sh); never mix them'),
   package: z.string().min(1).describe('local openmldb-<version>-linux.tar.gz to upload (relative paths start at this file)'),
-  deploy_dir: absolute('deploy_dir').default('/work/openmldb').describe('components with no dir of their own go to <deploy_dir>/<role>-<n>'),
+  deploy_dir: absolutePath('deploy_dir').default('/work/openmldb').describe('components with no dir of their own go to <deploy_dir>/<role>-<n>'),
   zk_cluster: z.string().min(1).optional().describe('an existing ZooKeeper, host:port[,host:port…]; without it, list zookeeper servers for runbook to run'),
   zk_root_path: z.string().default('/openmldb').describe('ZooKeeper path the cluster registers under (default /openmldb)'),
   python: z.string().min(1).default('python3').describe('Python that runs tools/openmldb_ops.py (Debian has python3, no python)'),
   conf_hosts: z.string().min(1).optional().describe('a one-click conf/hosts file to take the components (and ZooKeeper servers) from'),
-  tablet_flags: flagMap.describe('extra gflags for every tablet (conf/tablet.flags)'),
-  nameserver_flags: flagMap.describe('extra gflags for every nameserver (conf/nameserver.flags)'),
-  apiserver_flags: flagMap.describe('extra gflags for every apiserver (conf/apiserver.flags)'),
-  taskmanager_properties: flagMap.describe('extra settings for every TaskManager (conf/taskmanager.properties)'),
+  tablet_flags: settingsSchema.describe('extra gflags for every tablet (conf/tablet.flags)'),
+  nameserver_flags: settingsSchema.describe('extra gflags for every nameserver (conf/nameserver.flags)'),
+  apiserver_flags: settingsSchema.describe('extra gflags for every apiserver (conf/apiserver.flags)'),
+  taskmanager_properties: settingsSchema.describe('extra settings for every TaskManager (conf/taskmanager.properties)'),
 });
 
 const componentSchema = z.strictObject({
   name: z.string().min(1).optional().describe('inventory name (default <role>-<n>)'),
   endpoint: endpointSchema.describe('ip:port the component listens on and registers in ZooKeeper'),
   address: z.string().min(1).optional().describe('where runbook connects with ssh (default: the endpoint\'s ip)'),
-  dir: absolute('dir').optional().describe('deploy folder (default <deploy_dir>/<role>-<n>)'),
-  flags: flagMap.describe('this component\'s own gflags (TaskManager: properties), over the cluster\'s'),
+  dir: absolutePath('dir').optional().describe('deploy folder (default <deploy_dir>/<role>-<n>)'),
+  flags: settingsSchema.describe('this component\'s own gflags (TaskManager: properties), over the cluster\'s'),
   ssh: hostSsh,
 });
 
@@ -223,17 +216,17 @@ const zkServerSchema = z.strictObject({
   client_port: portSchema.default(ZK_DEFAULT_PORTS.client).describe('client port (default 2181)'),
   peer_port: portSchema.default(ZK_DEFAULT_PORTS.peer).describe('quorum port (default 2888)'),
   election_port: portSchema.default(ZK_DEFAULT_PORTS.election).describe('leader election port (default 3888)'),
-  dir: absolute('dir').optional().describe('the server\'s folder: conf/, logs/ (default <deploy_dir>/zookeeper-<n>)'),
-  data_dir: absolute('data_dir').optional().describe('dataDir, with myid (default <dir>/data)'),
+  dir: absolutePath('dir').optional().describe('the server\'s folder: conf/, logs/ (default <deploy_dir>/zookeeper-<n>)'),
+  data_dir: absolutePath('data_dir').optional().describe('dataDir, with myid (default <dir>/data)'),
   ssh: hostSsh,
 });
 
 const zookeeperSchema = z.strictObject({
   servers: z.array(zkServerSchema).optional().describe('the ensemble runbook runs: one server per entry (3 or 5 for a quorum that survives failures)'),
   package: z.string().min(1).optional().describe('local ZooKeeper release to unpack on each server, e.g. apache-zookeeper-3.8.0-bin.tar.gz (relative paths start at this file); needed when runbook runs the servers'),
-  java: absolute('java').default('/usr/bin/java').describe('the java that runs ZooKeeper (JAVA in conf/java.env)'),
+  java: absolutePath('java').default('/usr/bin/java').describe('the java that runs ZooKeeper (JAVA in conf/java.env)'),
   jvm_flags: z.string().default('-Xmx256m').describe('JVM options for each server'),
-  'zoo.cfg': flagMap.describe('extra zoo.cfg settings (tickTime, initLimit, syncLimit, autopurge.*, …)'),
+  'zoo.cfg': settingsSchema.describe('extra zoo.cfg settings (tickTime, initLimit, syncLimit, autopurge.*, …)'),
 });
 
 const topologySchema = z.strictObject({
@@ -302,25 +295,14 @@ function describeWhere(ctx: LoadContext, where: Where): string {
 }
 
 export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unknown>): Inventory {
-  const ctx = newLoadContext(source, dirname(resolve(source.path)));
+  const { ctx, t, sshDefaults } = parseTopology(source, doc, topologySchema, WHAT, withoutRetiredKeys);
   const { errors } = ctx;
-  const parsed = topologySchema.safeParse(withoutRetiredKeys(doc, ctx));
-  if (!parsed.success) {
-    errors.push(...schemaErrors(parsed.error, source, [], 'the OpenMLDB topology', { schema: topologySchema, value: doc }));
-    return fail(ctx, [], {});
-  }
-  const t = parsed.data;
   const cluster = t.cluster;
-  const sshDefaults: ConnectionDraft = t.ssh ? connectionDraft(t.ssh, ['ssh'], 'ssh', ctx) : {};
 
   // The package: a local OpenMLDB release with the vendor's name.
-  const pkg = resolveInventoryPath(cluster.package, ctx.baseDir);
-  const pkgName = basename(pkg);
+  const { path: pkg, name: pkgName, problem: missing } = clusterPackage(cluster.package, 'openmldb', ctx);
   const topDirMatch = /^(openmldb-[^/]+-linux)\.tar\.gz$/.exec(pkgName);
-  const missing = localFileProblem(pkg);
-  if (missing) {
-    errors.push(source.error(['cluster', 'package'], `cluster.package names ${pkg}, which ${missing}`, "fix the path; relative paths start at the topology file's folder; `runbook lab package openmldb` builds the simulated one"));
-  } else if (!topDirMatch) {
+  if (!missing && !topDirMatch) {
     errors.push(source.error(['cluster', 'package'], `cluster.package must be an OpenMLDB release named like openmldb-0.8.3-linux.tar.gz, not ${pkgName}`, 'runbook unpacks it and renames its top folder (openmldb-<version>-linux) to each component\'s folder'));
   }
 
@@ -333,10 +315,9 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
   let confHosts: ConfHostsEntry[] = [];
   let confHostsFile: string | undefined;
   if (cluster.conf_hosts !== undefined) {
-    confHostsFile = resolveInventoryPath(cluster.conf_hosts, ctx.baseDir);
-    const bad = localFileProblem(confHostsFile);
-    if (bad) errors.push(source.error(['cluster', 'conf_hosts'], `cluster.conf_hosts names ${confHostsFile}, which ${bad}`, "fix the path; relative paths start at the topology file's folder"));
-    else {
+    const file = localFile(cluster.conf_hosts, ['cluster', 'conf_hosts'], 'cluster.conf_hosts', "fix the path; relative paths start at the topology file's folder", ctx);
+    confHostsFile = file.path;
+    if (!file.problem) {
       const read = readConfHosts(confHostsFile);
       errors.push(...read.errors);
       confHosts = read.entries;
@@ -392,7 +373,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
     ? zkYaml.map((raw, i) => {
         const path: YamlPath = ['zookeeper', 'servers', i];
         const home = raw.dir ?? posix.join(cluster.deploy_dir, `zookeeper-${i + 1}`);
-        const conn = raw.ssh ? connectionDraft(raw.ssh, [...path, 'ssh'], `zookeeper.servers[${i}].ssh`, ctx) : {};
+        const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `zookeeper.servers[${i}].ssh`, ctx);
         conn.address = raw.address ?? raw.host;
         return {
           myid: i + 1,
@@ -456,7 +437,7 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
 
   const hostsDraft = (list: Array<Component | ZkServer>): HostDraft[] =>
     list.map((n) => ({ name: n.name, path: 'yaml' in n.at ? n.at.yaml : [], connection: n.conn, vars: [] }));
-  if (errors.length > 0) return fail(ctx, hostsDraft([...components, ...zkServers]), sshDefaults);
+  if (errors.length > 0) return failTopology(ctx, WHAT, hostsDraft([...components, ...zkServers]), sshDefaults);
 
   const zk = t.zookeeper;
   const zkVars = new Map<ZkServer, ZookeeperVars>();
@@ -556,7 +537,8 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
     { name: 'zookeepers', path: ['zookeeper'], hosts: refs(zkServers), children: [], vars: [] },
     { name: 'client', path: 'yaml' in client.at ? client.at.yaml : [], hosts: refs([client]), children: [], vars: [] },
   ];
-  const inv = buildInventory(
+  return topologyInventory(
+    OPENMLDB_PRODUCT,
     {
       form: 'runbook',
       defaults: sshDefaults,
@@ -569,8 +551,6 @@ export function loadOpenmldbTopology(source: SourceFile, doc: Record<string, unk
     },
     ctx,
   );
-  inv.product = OPENMLDB_PRODUCT;
-  return inv;
 }
 
 // ---------------------------------------------------------------------------
@@ -589,7 +569,7 @@ function yamlComponent(role: OpenmldbRole, i: number, raw: ComponentInput, roleF
   const at = raw.endpoint.lastIndexOf(':');
   const host = raw.endpoint.slice(0, at);
   const port = Number(raw.endpoint.slice(at + 1));
-  const conn = raw.ssh ? connectionDraft(raw.ssh, [...path, 'ssh'], `${SECTION[role]}[${i}].ssh`, ctx) : {};
+  const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `${SECTION[role]}[${i}].ssh`, ctx);
   conn.address = raw.address ?? host;
   const own = ctx.source.textSettings(raw.flags, [...path, 'flags']);
   return {
@@ -732,13 +712,8 @@ function zookeeperPackage(value: string | undefined, serversInYaml: boolean, ctx
     ctx.errors.push(ctx.source.error(at, 'runbook runs the ZooKeeper servers, so it needs zookeeper.package: the ZooKeeper release to unpack on each of them', `add zookeeper: package: <path>/apache-zookeeper-3.8.0-bin.tar.gz; ${hint}`, true));
     return undefined;
   }
-  const path = resolveInventoryPath(value, ctx.baseDir);
-  const name = basename(path);
-  const missing = localFileProblem(path);
-  if (missing) {
-    ctx.errors.push(ctx.source.error(at, `zookeeper.package names ${path}, which ${missing}`, `fix the path; relative paths start at the topology file's folder; ${hint}`));
-    return undefined;
-  }
+  const { path, name, problem } = localFile(value, at, 'zookeeper.package', `fix the path; relative paths start at the topology file's folder; ${hint}`, ctx);
+  if (problem) return undefined;
   const top = /^((?:apache-zookeeper-\d[^/]*-bin)|(?:zookeeper-\d[^/]*))\.tar\.gz$/.exec(name);
   if (!top) {
     ctx.errors.push(ctx.source.error(at, `zookeeper.package must be a ZooKeeper release named like apache-zookeeper-3.8.0-bin.tar.gz (or zookeeper-3.4.14.tar.gz), not ${name}`, 'runbook unpacks it and renames its top folder (the name without .tar.gz) to each server\'s folder'));
@@ -798,14 +773,7 @@ function checkPorts(components: Component[], zk: ZkServer[], ctx: LoadContext): 
       { owner: s.name, address: s.address, port: s.ports.election, what: 'election_port', at: s.at },
     ]),
   ];
-  const taken = new Map<string, Listener>();
-  for (const l of listeners) {
-    const key = `${l.address} ${l.port}`;
-    const first = taken.get(key);
-    if (!first) {
-      taken.set(key, l);
-      continue;
-    }
+  for (const { listener: l, first } of portClashes(listeners, (x) => x.address)) {
     const whose = first.owner === l.owner ? `its own ${first.what}` : `${first.owner}'s ${first.what} (${describeWhere(ctx, first.at)})`;
     problem(ctx, l.at, `port ${l.port} on ${l.address} is taken twice: ${l.owner}'s ${l.what} and ${whose}`, 'components on one machine need their own ports');
   }
@@ -823,37 +791,7 @@ function checkFolders(components: Component[], zk: ZkServer[], ctx: LoadContext)
   for (const o of owned) {
     if (PROTECTED_DIRS.has(o.dir)) problem(ctx, o.at, `${o.owner} would be installed in ${o.dir}, which destroy would delete`, 'give it a folder of its own, e.g. /work/openmldb/tablet-1');
   }
-  for (let j = 1; j < owned.length; j++) {
-    const b = owned[j]!;
-    const a = owned.slice(0, j).find((x) => x.owner !== b.owner && x.address === b.address && (isInside(b.dir, x.dir) || isInside(x.dir, b.dir)));
-    if (!a) continue;
-    const how = a.dir === b.dir ? `both use ${b.dir}` : `use ${b.dir} and ${a.dir}, one inside the other`;
+  for (const { later: b, earlier: a, how } of folderClashes(owned)) {
     problem(ctx, b.at, `${b.owner} and ${a.owner} ${how} on ${b.address}`, 'each component on a machine needs its own folder: set dir');
   }
-}
-
-function isInside(child: string, parent: string): boolean {
-  const c = posix.normalize(child);
-  const p = posix.normalize(parent);
-  return c === p || c.startsWith(p.endsWith('/') ? p : `${p}/`);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function localFileProblem(full: string): string | undefined {
-  try {
-    return statSync(full).isFile() ? undefined : 'is not a file';
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : 'cannot be read';
-  }
-}
-
-function fail(ctx: LoadContext, hosts: HostDraft[], defaults: ConnectionDraft): never {
-  if (ctx.errors.length === 0) ctx.errors.push(ctx.source.error([], 'the OpenMLDB topology could not be read'));
-  // The hosts that were read still go through the generic checks, so one run reports everything.
-  buildInventory({ form: 'runbook', defaults, vars: [], hosts, groups: [] }, ctx);
-  throw new Error('buildInventory accepted a topology with errors');
 }

@@ -3,7 +3,7 @@
 // describe the dnode itself, which must be identical on every dnode for it
 // to join, the documented defaults, and how a dnode's process is recognised.
 
-import { posix } from 'node:path';
+import { escapeRegex } from '../paths.js';
 
 /** The document's table of parameters that must match across the cluster, with TDengine's defaults. */
 export const MUST_MATCH: Readonly<Record<string, string>> = {
@@ -48,20 +48,6 @@ export const PROTECTED_DIRS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/h
 export function packageTopDir(archiveName: string): string | undefined {
   const m = /^(TDengine-(?:server|enterprise-server|enterprise)-[0-9][0-9A-Za-z.]*)-Linux-(?:x64|arm64|aarch64)\.tar\.gz$/.exec(archiveName);
   return m?.[1];
-}
-
-export function isInside(child: string, parent: string): boolean {
-  if (child === parent) return true;
-  const p = parent.endsWith('/') ? parent : `${parent}/`;
-  return child.startsWith(p);
-}
-
-export function normaliseDir(dir: string): string {
-  return posix.normalize(dir).replace(/(.)\/+$/, '$1');
-}
-
-export function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**

@@ -17,17 +17,16 @@
 // machine). Everything is collected and thrown together before any host is
 // touched. Hosts then go through the generic buildInventory.
 
-import { statSync } from 'node:fs';
-import { basename, dirname, posix, resolve } from 'node:path';
+import { posix } from 'node:path';
 import { z } from 'zod';
 import { didYouMean } from '../../errors.js';
-import { buildInventory } from '../../inventory/load.js';
-import { connectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft, type InventoryDraft } from '../../inventory/runbook-form.js';
-import { newLoadContext, readSecretField, resolveInventoryPath, type LoadContext } from '../../inventory/secrets.js';
+import { optionalConnectionDraft, sshSchema, type ConnectionDraft, type GroupDraft, type HostDraft, type InventoryDraft } from '../../inventory/runbook-form.js';
+import type { LoadContext } from '../../inventory/secrets.js';
 import type { Inventory, ProductAdapter } from '../../inventory/types.js';
-import { Secret } from '../../secret.js';
-import type { SourceFile, TextSettings, YamlPath } from '../../source.js';
-import { schemaErrors } from '../../validate.js';
+import type { Secret } from '../../secret.js';
+import type { SourceFile, YamlPath } from '../../source.js';
+import { absolutePath, clusterPackage, clusterPassword, FactoryDefaultPassword, failTopology, folderClashes, parseTopology, portClashes, portSchema, settingsSchema, topologyInventory } from '../common.js';
+import { isInside, normaliseDir } from '../paths.js';
 import {
   adapterPattern,
   DEFAULT_ADAPTER_PORT,
@@ -38,13 +37,11 @@ import {
   DEFAULT_LOG_DIR,
   DEFAULT_SERVER_PORT,
   isHostName,
-  isInside,
   MANAGED_KEYS,
   MAX_MNODES,
   MIN_DNODES_FOR_MNODES,
   MUST_MATCH,
   nginxPattern,
-  normaliseDir,
   servicePattern,
   packageTopDir,
   PROTECTED_DIRS,
@@ -52,6 +49,8 @@ import {
 } from './cfg.js';
 
 export const TDENGINE_PRODUCT = 'tdengine';
+/** The document, as messages name it. */
+const WHAT = 'the TDengine topology';
 
 // ---------------------------------------------------------------------------
 // Host vars: the names templates and playbooks use. Keep them stable.
@@ -156,7 +155,7 @@ export interface TdengineClusterVars {
   first_ep: string;
   first_ep_host: string;
   dnodes: string[];
-  /** Every dnode's endpoint, in topology order (the first answering one is asked by show/status). */
+  /** Every dnode's endpoint, firstEp's first: the playbooks ask the cluster through the first that answers, as taos can connect to any dnode. */
   endpoints: string[];
   /** Dnodes that carry mnodes, firstEp's first. */
   mnodes: string[];
@@ -172,16 +171,6 @@ export interface TdengineClusterVars {
 // The document's shape. The schemas are the reference of the form: every
 // field says what it is.
 
-const cfgValue = z.union([z.string(), z.number(), z.boolean()]);
-const cfgMap = z.record(z.string(), cfgValue).nullable().optional();
-
-const absolute = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .refine((p) => posix.isAbsolute(p), { message: `${what} must be an absolute path on the machine` });
-
-const portSchema = z.number().int().min(1).max(65535);
 const endpointList = z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).optional();
 
 const hostSsh = sshSchema.optional().describe('ssh settings for this machine, over the top-level ssh');
@@ -189,12 +178,12 @@ const hostSsh = sshSchema.optional().describe('ssh settings for this machine, ov
 const clusterSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -').default('tdengine').describe('cluster name, typed to confirm clean/destroy at a terminal'),
   package: z.string().min(1).describe('local TDengine-server-<version>-Linux-x64.tar.gz to upload (relative paths start at this file)'),
-  deploy_dir: absolute('deploy_dir').default('/opt/tdengine').describe('folder on each machine the package is unpacked into'),
+  deploy_dir: absolutePath('deploy_dir').default('/opt/tdengine').describe('folder on each machine the package is unpacked into'),
   dir_name: z.string().regex(/^[^/]+$/, 'one folder name').default('taos').describe('name of the unpacked package folder (default taos)'),
   first_ep: z.string().min(1).optional().describe('the dnode that creates the cluster and every dnode joins through: its name, fqdn or fqdn:port (default: the first dnode)'),
   user: z.string().min(1).default(DEFAULT_ADMIN.user).describe('TDengine admin user for taos -u (default root)'),
   password: z.unknown().optional().describe('TDengine admin password: text, { env: NAME } or { file: path } (default: the factory password)'),
-  'taos.cfg': cfgMap.describe('taos.cfg parameters of every dnode, including the ones that must match (statusInterval, timezone, locale, charset, ttlChangeOnWrite)'),
+  'taos.cfg': settingsSchema.describe('taos.cfg parameters of every dnode, including the ones that must match (statusInterval, timezone, locale, charset, ttlChangeOnWrite)'),
 });
 
 const dnodeSchema = z.strictObject({
@@ -202,11 +191,11 @@ const dnodeSchema = z.strictObject({
   fqdn: z.string().min(1).describe("the dnode's FQDN: `hostname -f` of its machine; other dnodes and clients reach it by this name"),
   address: z.string().min(1).optional().describe('where runbook connects with ssh (default: the fqdn)'),
   serverPort: portSchema.default(DEFAULT_SERVER_PORT).describe('taosd port (default 6030)'),
-  dataDir: absolute('dataDir').default(DEFAULT_DATA_DIR).describe('data folder (default /var/lib/taos)'),
-  logDir: absolute('logDir').default(DEFAULT_LOG_DIR).describe('log folder (default /var/log/taos)'),
+  dataDir: absolutePath('dataDir').default(DEFAULT_DATA_DIR).describe('data folder (default /var/lib/taos)'),
+  logDir: absolutePath('logDir').default(DEFAULT_LOG_DIR).describe('log folder (default /var/log/taos)'),
   dir_name: z.string().regex(/^[^/]+$/, 'one folder name').optional().describe('name of the unpacked package folder for this dnode (two dnodes on one machine need two)'),
   mnode: z.boolean().optional().describe('create an mnode on this dnode (at most 3 in the cluster; the firstEp dnode always has one)'),
-  'taos.cfg': cfgMap.describe("this dnode's own taos.cfg parameters (not the must-match ones)"),
+  'taos.cfg': settingsSchema.describe("this dnode's own taos.cfg parameters (not the must-match ones)"),
   ssh: hostSsh,
 });
 
@@ -216,7 +205,7 @@ const adapterSchema = z.strictObject({
   address: z.string().min(1).optional().describe('where runbook connects with ssh (default: host)'),
   port: portSchema.default(DEFAULT_ADAPTER_PORT).describe('taosAdapter port (default 6041)'),
   dir_name: z.string().regex(/^[^/]+$/, 'one folder name').default('taosadapter').describe('name of the unpacked package folder for this adapter'),
-  logDir: absolute('logDir').optional().describe('taosAdapter log folder (default <deploy_dir>/<dir_name>/log)'),
+  logDir: absolutePath('logDir').optional().describe('taosAdapter log folder (default <deploy_dir>/<dir_name>/log)'),
   ssh: hostSsh,
 });
 
@@ -228,7 +217,7 @@ const serviceSchema = (what: string, port: number, dirName: string) =>
     address: z.string().min(1).optional().describe('where runbook connects with ssh (default: host)'),
     port: portSchema.default(port).describe(`${what} port (default ${port})`),
     dir_name: z.string().regex(/^[^/]+$/, 'one folder name').default(dirName).describe(`name of the unpacked package folder for this ${what}`),
-    logDir: absolute('logDir').optional().describe(`${what} log folder (default <deploy_dir>/<dir_name>/log)`),
+    logDir: absolutePath('logDir').optional().describe(`${what} log folder (default <deploy_dir>/<dir_name>/log)`),
     adapter: z.string().min(1).optional().describe(`the taosAdapter ${what} asks, by name or host:port (default: the one on the same host, else the first)`),
     ssh: hostSsh,
   });
@@ -239,9 +228,9 @@ const explorerSchema = serviceSchema('taos-Explorer', DEFAULT_EXPLORER_PORT, 'ta
 const nginxSchema = z.strictObject({
   host: z.string().min(1).describe('the machine nginx runs on'),
   address: z.string().min(1).optional().describe('where runbook connects with ssh (default: host)'),
-  deploy_dir: absolute('deploy_dir').default('/opt/tdengine-nginx').describe('folder for nginx.conf and its pid file'),
-  binary: absolute('binary').default('/usr/sbin/nginx').describe("nginx's program (Debian: /usr/sbin/nginx)"),
-  error_log: absolute('error_log').default('/var/log/nginx_error.log').describe("nginx's error_log (the document's value by default)"),
+  deploy_dir: absolutePath('deploy_dir').default('/opt/tdengine-nginx').describe('folder for nginx.conf and its pid file'),
+  binary: absolutePath('binary').default('/usr/sbin/nginx').describe("nginx's program (Debian: /usr/sbin/nginx)"),
+  error_log: absolutePath('error_log').default('/var/log/nginx_error.log').describe("nginx's error_log (the document's value by default)"),
   adapter_port: portSchema.default(DEFAULT_ADAPTER_PORT).describe('port nginx listens on for taosAdapter (6041)'),
   keeper_port: portSchema.default(DEFAULT_KEEPER_PORT).describe('port nginx listens on for taosKeeper (6043)'),
   explorer_port: portSchema.default(DEFAULT_EXPLORER_PORT).describe('port nginx listens on for taos-Explorer (6060)'),
@@ -278,15 +267,7 @@ export const tdengineTopologyAdapter: ProductAdapter = {
  * in the document's own examples), so the default masks nothing it does not
  * have to: it prints as a mask and reveals the factory password.
  */
-class FactoryDefaultPassword extends Secret {
-  constructor() {
-    super('', 'TDengine default');
-  }
-
-  override reveal(): string {
-    return DEFAULT_ADMIN.password;
-  }
-}
+const factoryPassword = (): Secret => new FactoryDefaultPassword(DEFAULT_ADMIN.password, 'TDengine default');
 
 // ---------------------------------------------------------------------------
 
@@ -325,29 +306,18 @@ interface OwnedDir {
 }
 
 export function loadTdengineTopology(source: SourceFile, doc: Record<string, unknown>): Inventory {
-  const ctx = newLoadContext(source, dirname(resolve(source.path)));
+  const { ctx, t, sshDefaults } = parseTopology(source, doc, topologySchema, WHAT);
   const { errors } = ctx;
-  const parsed = topologySchema.safeParse(doc);
-  if (!parsed.success) {
-    errors.push(...schemaErrors(parsed.error, source, [], 'the TDengine topology', { schema: topologySchema, value: doc }));
-    return fail(ctx, [], {});
-  }
-  const t = parsed.data;
-  const sshDefaults: ConnectionDraft = t.ssh ? connectionDraft(t.ssh, ['ssh'], 'ssh', ctx) : {};
   const cluster = t.cluster;
 
   // The package: a local TDengine server archive with the vendor's name.
-  const pkg = resolveInventoryPath(cluster.package, ctx.baseDir);
-  const pkgName = basename(pkg);
+  const { path: pkg, name: pkgName, problem } = clusterPackage(cluster.package, 'tdengine', ctx);
   const topDir = packageTopDir(pkgName);
-  const problem = localFileProblem(pkg);
-  if (problem) {
-    errors.push(source.error(['cluster', 'package'], `cluster.package names ${pkg}, which ${problem}`, "fix the path; relative paths start at the topology file's folder; `runbook lab package tdengine` builds the simulated one"));
-  } else if (topDir === undefined) {
+  if (!problem && topDir === undefined) {
     errors.push(source.error(['cluster', 'package'], `cluster.package must be a TDengine server archive named like TDengine-server-3.3.2.0-Linux-x64.tar.gz, not ${pkgName}`, 'runbook unpacks it and renames its top folder (TDengine-server-<version>) to dir_name'));
   }
 
-  const password = cluster.password === undefined || cluster.password === null ? new FactoryDefaultPassword() : readSecretField(cluster.password, ['cluster', 'password'], 'cluster.password', ctx);
+  const password = clusterPassword(cluster.password, factoryPassword, ctx);
 
   // Cluster-wide taos.cfg.
   const clusterCfg = source.textSettings(cluster['taos.cfg'], ['cluster', 'taos.cfg']);
@@ -362,7 +332,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     const name = raw.name ?? `dnode${i + 1}`;
     const address = raw.address ?? raw.fqdn;
     const dirName = raw.dir_name ?? cluster.dir_name;
-    const conn = hostConnection(raw.ssh, [...path, 'ssh'], `dnodes[${i}].ssh`, ctx);
+    const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `dnodes[${i}].ssh`, ctx);
     conn.address = address;
     return { index: i + 1, name, path, raw, address, endpoint: `${raw.fqdn}:${raw.serverPort}`, home: posix.join(cluster.deploy_dir, dirName), dirName, conn };
   });
@@ -434,7 +404,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     const path: YamlPath = ['adapters', i];
     const name = raw.name ?? `adapter${i + 1}`;
     const address = raw.address ?? raw.host;
-    const conn = hostConnection(raw.ssh, [...path, 'ssh'], `adapters[${i}].ssh`, ctx);
+    const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `adapters[${i}].ssh`, ctx);
     conn.address = address;
     const home = posix.join(cluster.deploy_dir, raw.dir_name);
     return { name, path, raw, address, home, conn, endpoint: `${raw.host}:${raw.port}` };
@@ -445,7 +415,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
       const path: YamlPath = [section, i];
       const name = raw.name ?? `${role}${i + 1}`;
       const address = raw.address ?? raw.host;
-      const conn = hostConnection(raw.ssh, [...path, 'ssh'], `${section}[${i}].ssh`, ctx);
+      const conn = optionalConnectionDraft(raw.ssh, [...path, 'ssh'], `${section}[${i}].ssh`, ctx);
       conn.address = address;
       const home = posix.join(cluster.deploy_dir, raw.dir_name);
       let adapter = raw.adapter === undefined ? (adapters.find((a) => a.raw.host === raw.host) ?? adapters[0]) : adapters.find((a) => a.name === raw.adapter || a.endpoint === raw.adapter);
@@ -461,7 +431,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
   const nginx = t.nginx ?? undefined;
   let nginxConn: ConnectionDraft | undefined;
   if (nginx) {
-    nginxConn = hostConnection(nginx.ssh, ['nginx', 'ssh'], 'nginx.ssh', ctx);
+    nginxConn = optionalConnectionDraft(nginx.ssh, ['nginx', 'ssh'], 'nginx.ssh', ctx);
     nginxConn.address = nginx.address ?? nginx.host;
     if (adapters.length === 0) errors.push(source.error(['nginx'], 'nginx balances taosAdapter instances, but the topology has no adapters', 'list them under adapters: - host: …', true));
   }
@@ -513,7 +483,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
 
   if (errors.length > 0 || !firstEp || !password || topDir === undefined || problem) {
     const partial = [...dnodes.map((d) => ({ name: d.name, path: d.path, connection: d.conn, vars: [] })), ...[...adapters, ...services].map((a) => ({ name: a.name, path: a.path, connection: a.conn, vars: [] }))];
-    return fail(ctx, partial, sshDefaults);
+    return failTopology(ctx, WHAT, partial, sshDefaults);
   }
 
   // ---------------------------------------------------------------------
@@ -642,7 +612,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     first_ep: firstEp.endpoint,
     first_ep_host: firstEp.name,
     dnodes: dnodes.map((d) => d.name),
-    endpoints: dnodes.map((d) => d.endpoint),
+    endpoints: [firstEp, ...dnodes.filter((d) => d !== firstEp)].map((d) => d.endpoint),
     mnodes: mnodes.map((d) => d.name),
     mnode_endpoints: mnodes.map((d) => d.endpoint),
     adapters: adapters.map((a) => a.name),
@@ -684,8 +654,7 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
     },
   ];
   const draft: InventoryDraft = { form: 'runbook', defaults: sshDefaults, vars: [{ values: { tdengine_cluster: clusterVars }, path: [] }], hosts, groups };
-  const inv = buildInventory(draft, ctx);
-  inv.product = TDENGINE_PRODUCT;
+  const inv = topologyInventory(TDENGINE_PRODUCT, draft, ctx);
   if (nginx) {
     // nginx is one host and a group of that host, so -N nginx reads the same either way (as IoTDB's grafana).
     inv.groups.set('nginx', { name: 'nginx', hosts: ['nginx'], vars: {}, children: [], location: source.locate(['nginx'], true) });
@@ -695,18 +664,6 @@ export function loadTdengineTopology(source: SourceFile, doc: Record<string, unk
 }
 
 // ---------------------------------------------------------------------------
-
-function fail(ctx: LoadContext, hosts: HostDraft[], defaults: ConnectionDraft): never {
-  if (ctx.errors.length === 0) ctx.errors.push(ctx.source.error([], 'the TDengine topology could not be read'));
-  // The hosts that were read still go through the generic checks, so one run reports everything.
-  buildInventory({ form: 'runbook', defaults, vars: [], hosts, groups: [] }, ctx);
-  throw new Error('buildInventory accepted a topology with errors');
-}
-
-function hostConnection(ssh: z.output<typeof sshSchema> | undefined, path: YamlPath, what: string, ctx: LoadContext): ConnectionDraft {
-  return ssh ? connectionDraft(ssh, path, what, ctx) : {};
-}
-
 
 function managedHint(key: string): string {
   switch (key) {
@@ -724,15 +681,6 @@ function managedHint(key: string): string {
 
 function hasKey(source: SourceFile, path: YamlPath): boolean {
   return source.doc.hasIn(path);
-}
-
-function localFileProblem(full: string): string | undefined {
-  try {
-    return statSync(full).isFile() ? undefined : 'is not a file';
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : 'cannot be read';
-  }
 }
 
 function checkNames(named: Array<{ name: string; at: YamlPath }>, t: Topology, ctx: LoadContext): void {
@@ -828,17 +776,7 @@ function nginxListenPorts(nginx: NonNullable<Topology['nginx']>, upstreams: { ke
 
 /** Two programs on one machine cannot listen on one port. */
 function checkPorts(listeners: Listener[], ctx: LoadContext): void {
-  const taken = new Map<string, Listener>();
-  for (const l of listeners) {
-    const k = `${l.address}:${l.port}`;
-    const first = taken.get(k);
-    if (!first) {
-      taken.set(k, l);
-      continue;
-    }
-    const used = new Set(listeners.filter((x) => x.address === l.address).map((x) => x.port));
-    let free = l.port + 1;
-    while (used.has(free)) free++;
+  for (const { listener: l, first, free } of portClashes(listeners, (x) => x.address)) {
     ctx.errors.push(
       ctx.source.error(
         l.at,
@@ -851,23 +789,15 @@ function checkPorts(listeners: Listener[], ctx: LoadContext): void {
 
 /** Folders on one machine belong to one host: clean and destroy of one must not delete another's. */
 function checkFolders(dirs: OwnedDir[], ctx: LoadContext): void {
-  for (let j = 1; j < dirs.length; j++) {
-    const b = dirs[j]!;
-    for (let i = 0; i < j; i++) {
-      const a = dirs[i]!;
-      if (a.address !== b.address || a.owner === b.owner) continue;
-      if (!isInside(a.dir, b.dir) && !isInside(b.dir, a.dir)) continue;
-      const what = a.dir === b.dir ? `both use ${a.dir}` : `use ${b.dir} and ${a.dir}, one inside the other`;
-      ctx.errors.push(
-        ctx.source.error(
-          b.at,
-          `${b.owner} (${b.key}) and ${a.owner} (${a.key}) ${what} on ${b.address}`,
-          b.key.startsWith('deploy_dir') && a.key.startsWith('deploy_dir')
-            ? 'each dnode and adapter on a machine needs its own package folder: set dir_name'
-            : "clean and destroy of one would delete the other's files: give each its own folders",
-        ),
-      );
-      break;
-    }
+  for (const { later: b, earlier: a, how } of folderClashes(dirs)) {
+    ctx.errors.push(
+      ctx.source.error(
+        b.at,
+        `${b.owner} (${b.key}) and ${a.owner} (${a.key}) ${how} on ${b.address}`,
+        b.key.startsWith('deploy_dir') && a.key.startsWith('deploy_dir')
+          ? 'each dnode and adapter on a machine needs its own package folder: set dir_name'
+          : "clean and destroy of one would delete the other's files: give each its own folders",
+      ),
+    );
   }
 }
