@@ -8,12 +8,13 @@ import { packageRoot } from '../paths.js';
 import { LabError } from './errors.js';
 
 /**
- * Path of the compiled form of engine/lab/packages/<product>/<name>.ts, after
- * checking it exists and is not older than its source.
+ * Path of the compiled form of engine/lab/packages/<folder>/<name>.ts, after
+ * checking it exists and is not older than its source. The folder is the
+ * product's own unless the product ships a shared one (sim-common).
  */
-export function compiledServer(product: string, name: string): string {
-  const js = join(packageRoot, 'dist', 'engine', 'lab', 'packages', product, `${name}.js`);
-  const ts = join(packageRoot, 'engine', 'lab', 'packages', product, `${name}.ts`);
+export function compiledServer(product: string, name: string, folder: string = product): string {
+  const js = join(packageRoot, 'dist', 'engine', 'lab', 'packages', folder, `${name}.js`);
+  const ts = join(packageRoot, 'engine', 'lab', 'packages', folder, `${name}.ts`);
   const hint = `run \`npm run build\` in ${packageRoot}, then build the package again`;
   if (!existsSync(js)) {
     throw new LabError('not-built', `the simulated ${product} package needs ${relative(packageRoot, js)}, which has not been compiled`, { hint });
@@ -26,6 +27,6 @@ export function compiledServer(product: string, name: string): string {
 }
 
 /** The compiled server's text, without the source-map comment that would point at a file the archive lacks. */
-export function compiledServerText(product: string, name: string): string {
-  return readFileSync(compiledServer(product, name), 'utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
+export function compiledServerText(product: string, name: string, folder: string = product): string {
+  return readFileSync(compiledServer(product, name, folder), 'utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
 }

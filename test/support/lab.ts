@@ -165,13 +165,14 @@ export async function ensureCompiledServer(product: string, name: string): Promi
   } catch (err) {
     if (!(err instanceof LabError && err.code === 'not-built')) throw err;
   }
-  const srcDir = join(packageRoot, 'engine', 'lab', 'packages', product);
+  // Rooted at packages/, so the simulators' imports of ../../sim-common/ compile to their place in dist/ too.
+  const srcDir = join(packageRoot, 'engine', 'lab', 'packages');
   const args = [
     join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
     '--ignoreConfig', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
     '--types', 'node', '--strict', '--skipLibCheck', '--sourceMap',
-    '--rootDir', srcDir, '--outDir', join(packageRoot, 'dist', 'engine', 'lab', 'packages', product),
-    join(srcDir, `${name}.ts`),
+    '--rootDir', srcDir, '--outDir', join(packageRoot, 'dist', 'engine', 'lab', 'packages'),
+    join(srcDir, product, `${name}.ts`),
   ];
   const result = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -39,17 +39,21 @@ export function run(
   });
 }
 
-/** Compile the simulator when dist/ lacks it or is older than its source (npm test compiles first anyway). */
+/** Compile the simulator (and the sim-common it imports) when dist/ lacks it or is older than its source (npm test compiles first anyway). */
 export async function ensureSimulatorCompiled(): Promise<void> {
-  const dist = compiledSimulatorDir();
-  const src = join(packageRoot, 'engine', 'lab', 'packages', 'iotdb', 'sim');
+  const folders = [
+    { src: join(packageRoot, 'engine', 'lab', 'packages', 'iotdb', 'sim'), dist: compiledSimulatorDir() },
+    { src: join(packageRoot, 'engine', 'lab', 'packages', 'sim-common'), dist: join(packageRoot, 'dist', 'engine', 'lab', 'packages', 'sim-common') },
+  ];
   const stale = (): boolean =>
-    readdirSync(src)
-      .filter((f) => f.endsWith('.ts'))
-      .some((f) => {
-        const js = join(dist, f.replace(/\.ts$/, '.js'));
-        return !existsSync(js) || statSync(join(src, f)).mtimeMs > statSync(js).mtimeMs;
-      });
+    folders.some(({ src, dist }) =>
+      readdirSync(src)
+        .filter((f) => f.endsWith('.ts'))
+        .some((f) => {
+          const js = join(dist, f.replace(/\.ts$/, '.js'));
+          return !existsSync(js) || statSync(join(src, f)).mtimeMs > statSync(js).mtimeMs;
+        }),
+    );
   if (!stale()) return;
   // tsc still emits when files owned by others fail to typecheck; only our output matters here.
   await run(join(packageRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(packageRoot, 'tsconfig.json')], { cwd: packageRoot, timeoutMs: 170_000 });

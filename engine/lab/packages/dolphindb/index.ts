@@ -5,15 +5,14 @@
 // the start/stop scripts, data/ and log/. lib/ddb-sim/ holds the compiled
 // simulator (engine/lab/packages/dolphindb/sim/*.ts, compiled by `npm run
 // build`) and version.txt, which decides the version the processes report,
-// so `runbook lab package dolphindb --version V` builds another release.
+// so `runbook lab package dolphindb --version V` builds another release;
+// sim-common/ holds the plumbing it shares with the other simulated products.
 // Beside the archive it writes two simulated enterprise licenses.
 
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../../paths.js';
-import { compiledServerText } from '../../compiled.js';
 import { LabError } from '../../errors.js';
+import { writePackageFiles, writeSimCommon, writeSimulator } from '../simulator-files.js';
 import type { SimulatedPackage } from '../types.js';
 import { packageFiles } from './layout.js';
 import { ddbDate, licenseText, type License, type LicenseType } from './sim/license.js';
@@ -59,15 +58,6 @@ export async function writeDolphindbLicense(path: string, o: LicenseOptions = {}
   return path;
 }
 
-/** The simulator's modules: from the source in a checkout (so none is forgotten), else from dist/. */
-async function simulatorModules(): Promise<string[]> {
-  const src = join(packageRoot, 'engine', 'lab', 'packages', 'dolphindb', 'sim');
-  const dist = join(packageRoot, 'dist', 'engine', 'lab', 'packages', 'dolphindb', 'sim');
-  const [dir, ext] = existsSync(src) ? [src, '.ts'] : [dist, '.js'];
-  const names = existsSync(dir) ? (await readdir(dir)).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts')).map((f) => f.slice(0, -ext.length)) : [];
-  return names.length > 0 ? names : ['main'];
-}
-
 export function dolphindbPackage(version: string = DEFAULT_DOLPHINDB_VERSION): SimulatedPackage {
   if (!/^\d+(?:\.\d+){1,3}$/.test(version)) {
     throw new LabError('bad-input', `${JSON.stringify(version)} is not a DolphinDB version; give one like ${DEFAULT_DOLPHINDB_VERSION}`);
@@ -92,19 +82,11 @@ export function dolphindbPackage(version: string = DEFAULT_DOLPHINDB_VERSION): S
       return [first, renewed];
     },
     async build(dir: string): Promise<void> {
-      for (const file of packageFiles(version)) {
-        const path = join(dir, file.path);
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, file.text);
-        await chmod(path, file.mode);
-      }
+      await writePackageFiles(dir, packageFiles(version));
       for (const d of ['clusterDemo/data', 'clusterDemo/log']) await mkdir(join(dir, d), { recursive: true });
       const lib = join(dir, 'lib', 'ddb-sim');
-      await mkdir(lib, { recursive: true });
-      // Each module is checked to be compiled and not older than its source.
-      for (const name of await simulatorModules()) await writeFile(join(lib, `${name}.js`), compiledServerText('dolphindb', `sim/${name}`));
-      // lib/ is in no package.json scope once unpacked; this marks the simulator's files as ES modules.
-      await writeFile(join(lib, 'package.json'), JSON.stringify({ name: 'ddb-sim', private: true, type: 'module', description: 'Simulated DolphinDB runtime (runbook test double)' }, null, 2) + '\n');
+      await writeSimulator('dolphindb', lib, { name: 'ddb-sim', description: 'Simulated DolphinDB runtime (runbook test double)' });
+      await writeSimCommon('dolphindb', dir);
       await writeFile(join(lib, 'version.txt'), `# Version reported by the simulated DolphinDB in this lib/ (runbook test double).\nversion=${version}\nbuild=${BUILD_DATE}\n`);
     },
   };

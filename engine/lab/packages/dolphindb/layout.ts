@@ -122,7 +122,8 @@ runbook for its end-to-end tests from DolphinDB's multi-server cluster
 document. It keeps the folder layout, the \`dolphindb\` program and its
 options, clusterDemo/ with its config files and scripts, the cluster rules
 and the document's failure modes, but the program is a small Node.js
-simulator in lib/ddb-sim/, not DolphinDB. It stores no data.
+simulator in lib/ddb-sim/, not DolphinDB (sim-common/ holds the plumbing it
+shares with runbook's other simulated products). It stores no data.
 `;
 
 export function packageFiles(version: string): PackageFile[] {

@@ -248,7 +248,9 @@ This folder is a **test double** of the \`apache-iotdb-${version}-all-bin\`
 distribution, built by runbook for its end-to-end tests. It keeps the vendor's
 layout, script names, configuration keys, default ports, start-order rules,
 failure modes and CLI output, but the programs in \`lib/iotdb-sim/\` are small
-Node.js servers, not Apache IoTDB. Nothing here stores time-series data.
+Node.js servers, not Apache IoTDB (\`sim-common/\` holds the plumbing they
+share with runbook's other simulated products). Nothing here stores
+time-series data.
 
 - conf/iotdb-system.properties — the documented keys and defaults
 - sbin/start-confignode.sh, start-datanode.sh (-d for background), stop-*.sh,

@@ -169,7 +169,9 @@ This folder is a **test double** of the \`openmldb-${version}-linux\` release,
 built by runbook for its end-to-end tests. It keeps OpenMLDB's layout, script
 names and arguments, configuration files, default ports, start-order rules and
 client output, but the programs in \`lib/openmldb-sim/\` are small Node.js
-servers, not OpenMLDB. They register in a real ZooKeeper. No data is stored.
+servers, not OpenMLDB (\`sim-common/\` holds the plumbing they share with
+runbook's other simulated products). They register in a real ZooKeeper. No
+data is stored.
 
 - bin/openmldb, bin/start.sh (start|stop|restart tablet|nameserver|taskmanager|apiserver)
 - sbin/start-all.sh, sbin/stop-all.sh, sbin/openmldb-cli.sh (one-click, conf/hosts)

@@ -149,8 +149,9 @@ built by runbook for its end-to-end tests from TDengine's cluster deployment
 document. It keeps the package's layout, program names and options, taos.cfg
 keys and defaults, port 6030, the cluster rules (firstEp, create dnode,
 parameters that must match, at most 3 mnodes) and the taos client's output,
-but the programs are small Node.js servers in lib/taos-sim/, not TDengine.
-Nothing here stores time-series data.
+but the programs are small Node.js servers in lib/taos-sim/, not TDengine
+(sim-common/ holds the plumbing they share with runbook's other simulated
+products). Nothing here stores time-series data.
 `;
 
 export function packageFiles(version: string): PackageFile[] {

@@ -3,13 +3,13 @@
 // start is on disk before the process exits. The document's troubleshooting
 // starts with "open the node's log under clusterDemo/log".
 
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+import { appendLine, clock } from '../../sim-common/log.js';
 
 function stamp(d = new Date()): string {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}000`;
+  const c = clock(d);
+  return `${c.year}-${c.month}-${c.day} ${c.hour}:${c.minute}:${c.second}.${c.milli}000`;
 }
 
 export class Log {
@@ -25,12 +25,8 @@ export class Log {
 
   write(level: 'INFO' | 'WARNING' | 'ERROR', text: string): void {
     const line = `${stamp()} <${level}> :${text}\n`;
-    try {
-      appendFileSync(this.path, line);
-    } catch {
-      // A missing log folder must not hide the message entirely.
-      process.stderr.write(line);
-    }
+    // A missing log folder must not hide the message entirely.
+    if (!appendLine([this.path], line)) process.stderr.write(line);
   }
 
   info(text: string): void {

@@ -8,6 +8,7 @@
 // so `ps aux | grep dolphindb` and `pgrep -f -- '-mode agent'` find the
 // processes as they find the real ones.
 
+import { runMain } from '../../sim-common/main.js';
 import { Agent } from './agent.js';
 import { Fatal, parseArgs, type Proc } from './base.js';
 import { runClient } from './client.js';
@@ -41,12 +42,4 @@ async function main(argv: string[]): Promise<number | null> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== null) process.exit(code);
-  },
-  (e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,6 +10,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { installHome, runMain } from '../../sim-common/main.js';
 import { runCli } from './cli.js';
 import { readVersion } from './config.js';
 import { runConfigNode } from './confignode.js';
@@ -17,7 +18,7 @@ import { removeClusterNode, startDaemon, stopNode, waitConfigNodeReady } from '.
 import { runDataNode } from './datanode.js';
 import { startNodeServices } from './node-services.js';
 import type { Role } from './log.js';
-import { defaultPidFile, errorMessage, SIMULATED_NOTICE } from './node-base.js';
+import { defaultPidFile, SIMULATED_NOTICE } from './node-base.js';
 
 interface Args {
   command: string;
@@ -34,7 +35,7 @@ interface Args {
 function parse(argv: string[]): Args {
   const a: Args = {
     command: argv[0] ?? '',
-    home: process.env.IOTDB_HOME ?? resolve(fileURLToPath(import.meta.url), '../../..'),
+    home: process.env.IOTDB_HOME ?? installHome(import.meta.url),
     conf: '',
     pidFile: null,
     daemon: false,
@@ -109,12 +110,4 @@ async function main(argv: string[]): Promise<number | null> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== null) process.exit(code);
-  },
-  (e: unknown) => {
-    process.stderr.write(`${errorMessage(e)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,6 +10,8 @@ import { formatProperties, parseProperties } from './properties.js';
 import { closeServer } from './rpc.js';
 import { CLUSTER_KEYS, type ClusterParams } from './spec.js';
 
+export { errorMessage } from '../../sim-common/main.js';
+
 export const SIMULATED_NOTICE = 'simulated by runbook: a test double of Apache IoTDB, not the real product';
 
 export function writeFileAtomic(file: string, text: string): void {
@@ -112,8 +114,4 @@ export function onTerminate(handler: (signal: string) => void): void {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,74 +1,21 @@
-// The simulator's wire protocol: one JSON request line, one JSON reply line,
-// then the connection closes. A fresh connection per call keeps failure
-// detection honest (a stopped node refuses the next connect, as a stopped
-// IoTDB refuses Thrift connections) and needs no connection pool.
+// The simulator's wire protocol on sim-common's JSON-line mechanism: a fresh
+// connection per call, so a stopped node refuses the next connect as a stopped
+// IoTDB refuses Thrift connections. IoTDB's side: its limits, its error
+// replies (with a code) and the wording of failed calls.
 
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { callLine, failureAt, serveLines, type LineRules, type SocketReasons, type Message } from '../../sim-common/rpc.js';
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type Message = { [k: string]: Json };
-
-const MAX_LINE = 4 * 1024 * 1024;
+export { CallError } from '../../sim-common/rpc.js';
+export type { Json, Message } from '../../sim-common/rpc.js';
 
 export type Handler = (req: Message) => Promise<Message>;
 
-function readLine(sock: Socket, onLine: (line: string) => void, onFail: (err: Error) => void): void {
-  let buf = '';
-  let done = false;
-  sock.setEncoding('utf8');
-  sock.on('data', (chunk: string) => {
-    if (done) return;
-    buf += chunk;
-    const nl = buf.indexOf('\n');
-    if (nl >= 0) {
-      done = true;
-      onLine(buf.slice(0, nl));
-    } else if (buf.length > MAX_LINE) {
-      done = true;
-      onFail(new Error('message too long'));
-    }
-  });
-  sock.on('end', () => {
-    if (!done) {
-      done = true;
-      if (buf.length > 0) onLine(buf);
-      else onFail(new Error('connection closed by peer'));
-    }
-  });
-}
+const LINES: LineRules = { maxLine: 4 * 1024 * 1024, unterminatedAtEnd: true };
 
 /** Listen on host:port; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL…). */
 export function serve(host: string, port: number, handler: Handler): Promise<Server> {
-  const server = createServer((sock) => {
-    sock.on('error', () => sock.destroy());
-    // A client that connects and never speaks must not pin the server open.
-    sock.setTimeout(30_000, () => sock.destroy());
-    readLine(
-      sock,
-      (line) => {
-        let req: Message;
-        try {
-          req = JSON.parse(line) as Message;
-        } catch {
-          sock.end(JSON.stringify({ ok: false, code: 'BAD_REQUEST', message: 'malformed request' }) + '\n');
-          return;
-        }
-        handler(req).then(
-          (resp) => sock.end(JSON.stringify(resp) + '\n'),
-          (err: unknown) =>
-            sock.end(JSON.stringify({ ok: false, code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }) + '\n'),
-        );
-      },
-      () => sock.destroy(),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  return serveLines({ ...LINES, host, port, exclusive: true, idleMs: 30_000, failureReply: (code, message) => ({ ok: false, code, message }) }, handler);
 }
 
 /** Bind and release at once: null when the port is free right now, else the bind error. */
@@ -80,62 +27,18 @@ export function probePort(host: string, port: number): Promise<NodeJS.ErrnoExcep
   });
 }
 
-export class CallError extends Error {
-  constructor(
-    message: string,
-    /** True when the peer could not be reached at all (refused, timeout, unresolvable). */
-    readonly unreachable: boolean,
-  ) {
-    super(message);
-  }
-}
+const unknownHost = (err: NodeJS.ErrnoException): string => `Unknown host (${err.message})`;
 
-function describe(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return 'Connection refused';
-    case 'EHOSTUNREACH':
-      return 'No route to host';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `Unknown host (${err.message})`;
-    case 'ETIMEDOUT':
-      return 'Connection timed out';
-    default:
-      return err.message;
-  }
-}
+const REASONS: SocketReasons = {
+  ECONNREFUSED: 'Connection refused',
+  EHOSTUNREACH: 'No route to host',
+  ENOTFOUND: unknownHost,
+  EAI_AGAIN: unknownHost,
+  ETIMEDOUT: 'Connection timed out',
+};
 
 export function call(host: string, port: number, req: Message, timeoutMs: number): Promise<Message> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const finish = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      fn();
-    };
-    const sock = createConnection({ host, port });
-    const timer = setTimeout(
-      () => finish(() => reject(new CallError(`Timed out after ${timeoutMs}ms talking to ${host}:${port}`, true))),
-      timeoutMs,
-    );
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(new CallError(describe(err), true))));
-    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
-    readLine(
-      sock,
-      (line) =>
-        finish(() => {
-          try {
-            resolve(JSON.parse(line) as Message);
-          } catch {
-            reject(new CallError(`Malformed reply from ${host}:${port}`, false));
-          }
-        }),
-      (err) => finish(() => reject(new CallError(`${err.message} (${host}:${port})`, true))),
-    );
-  });
+  return callLine(host, port, req, { ...LINES, timeoutMs, failure: failureAt(host, port, timeoutMs, REASONS) });
 }
 
 export function closeServer(server: Server): Promise<void> {

@@ -2,8 +2,11 @@
 // files (conf/tablet.flags …), Java properties (conf/taskmanager.properties),
 // glog-shaped log lines, and the two table formats OpenMLDB's clients print.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { appendLine, clock } from '../../sim-common/log.js';
+
+export { errorMessage } from '../../sim-common/main.js';
 
 export const SIMULATED_NOTICE = 'SIMULATED OpenMLDB (runbook test double), not OpenMLDB';
 
@@ -12,10 +15,6 @@ export const SERVER_ROLES: readonly ServerRole[] = ['tablet', 'nameserver', 'tas
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
@@ -59,14 +58,10 @@ export function parseProperties(text: string): Map<string, string> {
   return out;
 }
 
-function pad(n: number, w = 2): string {
-  return String(n).padStart(w, '0');
-}
-
 /** "2023-09-01 11:36:58", the Connect_time format of `show components`. */
 export function dateTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const c = clock(new Date(ms));
+  return `${c.year}-${c.month}-${c.day} ${c.hour}:${c.minute}:${c.second}`;
 }
 
 /** An age as the ns_client prints it: 3h, 12m, 40s, 2d. */
@@ -95,15 +90,12 @@ export class ServerLog {
   }
 
   private write(level: 'I' | 'W' | 'E', msg: string): void {
-    const d = new Date();
-    const head = `${level}${pad(d.getMonth() + 1)}${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}000 ${String(process.pid).padStart(6)} ${this.role}.cc:1] `;
+    const c = clock();
+    const head = `${level}${c.month}${c.day} ${c.hour}:${c.minute}:${c.second}.${c.milli}000 ${String(process.pid).padStart(6)} ${this.role}.cc:1] `;
     const line = `${head}${msg}\n`;
-    try {
-      appendFileSync(this.file, line);
-      if (level !== 'I') appendFileSync(this.file.replace(/\.info\.log$/, level === 'W' ? '.warning.log' : '.error.log'), line);
-    } catch {
-      // a full or vanished log folder must not take the server down
-    }
+    const worse = level === 'I' ? [] : [this.file.replace(/\.info\.log$/, level === 'W' ? '.warning.log' : '.error.log')];
+    // a full or vanished log folder must not take the server down
+    appendLine([this.file, ...worse], line);
   }
 
   info(msg: string): void {

@@ -9,7 +9,7 @@
 //   main.js ops --zk_cluster=Z --zk_root_path=P --cmd=recoverdata            (tools/openmldb_ops.py)
 
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { installHome, runMain } from '../../sim-common/main.js';
 import { runNsClient, runSqlClient } from './clients.js';
 import { errorMessage, parseFlagLines, SERVER_ROLES, SIMULATED_NOTICE, type ServerRole } from './common.js';
 import { ConfigError, loadServerConfig, readVersion } from './config.js';
@@ -18,7 +18,7 @@ import { runOps } from './ops.js';
 import { runApiServer, runNameserver, runTablet, runTaskManager, StartError } from './servers.js';
 
 const mainPath = fileURLToPath(import.meta.url);
-const home = resolve(mainPath, '../../..');
+const home = installHome(import.meta.url);
 
 function isServerRole(r: string | undefined): r is ServerRole {
   return r !== undefined && (SERVER_ROLES as readonly string[]).includes(r);
@@ -62,14 +62,5 @@ async function main(argv: string[]): Promise<number | null> {
   return null; // the server keeps running on its sockets and timers
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== null) process.exit(code);
-  },
-  (e: unknown) => {
-    // Start failures go to stderr (the server's .out file), where start.sh reads the reason.
-    const known = e instanceof StartError || e instanceof ConfigError;
-    process.stderr.write(`${known ? '' : 'unexpected error: '}${errorMessage(e)}\n`);
-    process.exit(1);
-  },
-);
+// Start failures go to stderr (the server's .out file), where start.sh reads the reason.
+runMain(main, (e) => `${e instanceof StartError || e instanceof ConfigError ? '' : 'unexpected error: '}${errorMessage(e)}`);

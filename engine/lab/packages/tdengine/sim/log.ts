@@ -3,33 +3,30 @@
 // troubleshooting starts with "check the log" and playbooks show its tail.
 // Writes are synchronous so the last line before a failed start is on disk.
 
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-
-const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+import { appendLine, clock, Echo, pad } from '../../sim-common/log.js';
 
 export function logTime(d = new Date()): string {
-  return `${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}000`;
+  const c = clock(d);
+  return `${c.month}/${c.day} ${c.hour}:${c.minute}:${c.second}.${c.milli}000`;
 }
 
 /** `2024-05-01 10:50:42.673`, as show dnodes prints create_time. */
 export function tableTime(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const c = clock(new Date(ms));
+  return `${c.year}-${c.month}-${c.day} ${c.hour}:${c.minute}:${c.second}.${c.milli}`;
 }
 
 export class Log {
   private readonly file: string;
+  private readonly echo: Echo;
 
-  constructor(
-    dir: string,
-    name: string,
-    private echo: boolean,
-  ) {
+  constructor(dir: string, name: string, echo: boolean) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, name);
     // A daemon whose terminal went away must keep running.
-    if (echo) process.stdout.on('error', () => (this.echo = false));
+    this.echo = new Echo(echo);
   }
 
   get path(): string {
@@ -38,18 +35,9 @@ export class Log {
 
   write(level: 'INFO' | 'WARN' | 'ERROR', module: string, message: string): void {
     const line = `${logTime()} ${pad(process.pid, 8)} ${module.padEnd(3)} ${level.padEnd(5)} ${message}\n`;
-    try {
-      appendFileSync(this.file, line);
-    } catch {
-      // A full or removed log folder must not take the dnode down.
-    }
-    if (this.echo) {
-      try {
-        process.stdout.write(line);
-      } catch {
-        this.echo = false;
-      }
-    }
+    // A full or removed log folder must not take the dnode down.
+    appendLine([this.file], line);
+    this.echo.write(line);
   }
 
   info(module: string, message: string): void {

@@ -11,15 +11,15 @@
 // '<home>/bin/taosd -c <cfgDir>'` finds the simulated process as it would
 // find the real one.
 
-import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { errorMessage, installHome, runMain } from '../../sim-common/main.js';
 import { runAdapter } from './adapter.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CFG_DIR, readVersion, SIMULATED_NOTICE } from './cfg.js';
 import { Dnode } from './dnode.js';
 import { runService } from './services.js';
 
-const home = process.env.TAOS_SIM_HOME ?? resolve(fileURLToPath(import.meta.url), '../../..');
+const home = process.env.TAOS_SIM_HOME ?? installHome(import.meta.url);
 
 function option(args: string[], name: string, dflt: string): string {
   const i = args.indexOf(name);
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number | null> {
       try {
         await dnode.start();
       } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
+        const msg = errorMessage(e);
         dnode.log.error('DND', `failed to start since ${msg}`);
         process.stderr.write(`failed to start taosd since ${msg}\n`);
         return 1;
@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number | null> {
       try {
         await runAdapter(home, resolve(option(args, '-c', `${DEFAULT_CFG_DIR}/taosadapter.toml`)));
       } catch (e) {
-        process.stderr.write(`taosAdapter: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.stderr.write(`taosAdapter: ${errorMessage(e)}\n`);
         return 1;
       }
       return null;
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number | null> {
       try {
         await runService(keeper ? 'keeper' : 'explorer', home, resolve(option(args, keeper ? '-c' : '-C', `${DEFAULT_CFG_DIR}/${keeper ? 'taoskeeper' : 'explorer'}.toml`)));
       } catch (e) {
-        process.stderr.write(`${keeper ? 'taosKeeper' : 'taos-Explorer'}: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.stderr.write(`${keeper ? 'taosKeeper' : 'taos-Explorer'}: ${errorMessage(e)}\n`);
         return 1;
       }
       return null;
@@ -77,12 +77,4 @@ async function main(argv: string[]): Promise<number | null> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== null) process.exit(code);
-  },
-  (e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);
