@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { changed, defineModule, failed, ok, raw, sh, type ModuleContext, type ModuleResult } from '../engine/api.js';
-import { explain, guard, HostFailure, knownRemoteSha256, localSha256, mustRun, plural, remotePathArg, removeQuietly, safePath, short, tempPath, uploadAs } from './lib/remote-files.js';
+import { explain, guard, HostFailure, knownRemoteSha256, localSha256, mustRun, plural, remotePathArg, removeQuietly, safePath, sha256Script, short, tempPath, uploadAs } from './lib/remote-files.js';
 
 const MARKER = '.runbook-unzip';
 
@@ -70,7 +70,8 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
     }
     localSum = await localSha256(ctx, local);
   }
-  // An archive that upload checked or wrote earlier in this run is not hashed again.
+  // An archive that upload checked or wrote earlier in this run is not hashed again;
+  // one whose identity matches the host's hash record (see remote-files.ts) is not hashed at all.
   const knownSum = args.remote_src ? knownRemoteSha256(ctx, args.src) : undefined;
 
   // One read-only look: creates, the tools, the archive, its sha256 and any marker holding it.
@@ -82,7 +83,7 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
       ? sh`h=${localSum}`
       : knownSum !== undefined
         ? sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=${knownSum}`
-        : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=$(sha256sum < "$a") || exit 1; h=\${h%% *}`,
+        : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; ` + `${sha256Script('a', args.src, { save: !ctx.check })}; h=\${h%% *}`,
     `echo "sha256 $h"`,
     args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`,
     'exit 0',

@@ -77,7 +77,7 @@ export default defineModule({
 });
 
 async function uploadFile(ctx: ModuleContext, args: Args, src: string, dest: string, size: number): Promise<ModuleResult> {
-  const [sum, have] = await Promise.all([localSha256(ctx, src), remoteStat(ctx, dest, { hash: true })]);
+  const [sum, have] = await Promise.all([localSha256(ctx, src), remoteStat(ctx, dest, { hash: true, records: ctx.check ? 'use' : 'use-and-save' })]);
   if (have?.kind === 'directory') return failed(`${dest} on ${ctx.host.name} is a directory: end dest with "/" to upload into it`);
   if (have && have.kind === 'other') return failed(`${dest} on ${ctx.host.name} is a ${have.typeName}, not a regular file`);
   const data = { dest, sha256: sum, size };
@@ -94,7 +94,7 @@ async function uploadFile(ctx: ModuleContext, args: Args, src: string, dest: str
   const diff = ctx.diff ? await fileDiff(ctx, src, dest, size, have) : undefined;
   const from = have ? ` (sha256 ${have.sha256 ? short(have.sha256) : `of a ${have.typeName}`} → ${short(sum)}), ${formatBytes(size)}` : `, ${formatBytes(size)}`;
   if (ctx.check) return { ...changed(`would ${have ? 'replace' : 'create'} ${dest}${from}`, data), diff };
-  await putFile(ctx, { source: src, dest, mode: args.mode, owner: args.owner, group: args.group, existing: have, size });
+  await putFile(ctx, { source: src, dest, mode: args.mode, owner: args.owner, group: args.group, existing: have, size, record: sum });
   rememberRemoteSha256(ctx, dest, sum);
   return { ...changed(`${have ? 'replaced' : 'uploaded'} ${dest}${from}${have ? '' : ` with sha256 ${short(sum)}`}`, data), diff };
 }

@@ -4,9 +4,9 @@
 // hashing cached for the whole run, and unified diffs that never show secrets.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
 import { failed, quote, sh, type DownloadOptions, type ExecOptions, type ExecResult, type ModuleContext, type ModuleResult, type UploadOptions } from '../../engine/api.js';
 
@@ -107,6 +107,12 @@ export interface RemoteStat {
 export interface StatOptions {
   /** Also print the sha256 of a regular file. */
   hash?: boolean | undefined;
+  /**
+   * With hash: take the sha256 from the host's record of this path when the
+   * file's identity still matches it (see "Hash records" below), and record
+   * a freshly computed one unless `'use'` (check mode writes nothing).
+   */
+  records?: 'use' | 'use-and-save' | undefined;
   /** Also print where a symlink points. */
   link?: boolean | undefined;
   /** Look through symlinks (fetch reads what the link points to). */
@@ -123,7 +129,10 @@ const STAT_FORMAT = '%F|%a|%U|%G|%u|%g|%s';
 export function statCommand(path: string, opts: StatOptions = {}): string {
   const exists = opts.follow ? '[ -e "$p" ]' : '[ -e "$p" ] || [ -L "$p" ]';
   let cmd = sh`p=${path}; ` + `${exists} || { echo absent; exit 0; }; LC_ALL=C stat ${opts.follow ? '-L ' : ''}-c '${STAT_FORMAT}' -- "$p"`;
-  if (opts.hash) cmd += opts.follow ? ' && { [ ! -f "$p" ] || sha256sum < "$p"; }' : ' && { [ -L "$p" ] || [ ! -f "$p" ] || sha256sum < "$p"; }';
+  if (opts.hash) {
+    const hash = opts.records ? `{ ${sha256Script('p', path, { save: opts.records === 'use-and-save' })}; echo "$h"; }` : 'sha256sum < "$p"';
+    cmd += opts.follow ? ` && { [ ! -f "$p" ] || ${hash}; }` : ` && { [ -L "$p" ] || [ ! -f "$p" ] || ${hash}; }`;
+  }
   if (opts.link) cmd += ' && { [ ! -L "$p" ] || readlink -- "$p"; }';
   return cmd;
 }
@@ -270,17 +279,56 @@ export async function sha256File(path: string): Promise<string> {
 /**
  * The sha256 of a local file, computed once per run however many hosts ask:
  * the promise is cached, so hosts that ask at the same moment share one read.
- * Keyed by size and mtime so a file edited mid-run is hashed again.
+ * Keyed by size and mtime so a file edited mid-run is hashed again. Across
+ * runs, a record on the controller stands for the hash while the file's
+ * identity is unchanged, by the same rules as on the hosts (see "Hash
+ * records" below): a warm run does not read a 100 MB package either.
  */
 export function localSha256(ctx: ModuleContext, path: string): Promise<string> {
-  const st = statSync(path);
-  const key = `sha256:${path}:${st.size}:${st.mtimeMs}`;
+  const st = statSync(path, { bigint: true });
+  const key = `sha256:${path}:${st.size}:${st.mtimeNs}`;
   const cached = ctx.runCache.get(key);
   if (cached instanceof Promise) return cached as Promise<string>;
-  const pending = sha256File(path);
+  const pending = recordedLocalSha256(path, st);
   ctx.runCache.set(key, pending);
   pending.catch(() => ctx.runCache.delete(key));
   return pending;
+}
+
+/** The controller's hash records: under RUNBOOK_HOME (default ~/.runbook, as engine/paths.ts has it), one file per absolute path. */
+function localRecordPath(path: string): string {
+  const home = resolve(process.env['RUNBOOK_HOME'] ?? join(process.env['HOME'] ?? '/root', '.runbook'));
+  return join(home, 'cache', 'sha256', sha256Text(resolve(path)));
+}
+
+async function recordedLocalSha256(path: string, st: BigIntStats): Promise<string> {
+  // Read before hashing, like the host side: a change during the hash leaves a record that will not match.
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const record = localRecordPath(path);
+  try {
+    const rec = statSync(record);
+    if (rec.uid === process.getuid?.()) {
+      const [have, sum] = readFileSync(record, 'utf8').trim().split(' ');
+      if (have === identity && sum !== undefined && /^[0-9a-f]{64}$/.test(sum)) return sum;
+    }
+  } catch {
+    // No record yet (or an unreadable one): hash.
+  }
+  const sum = await sha256File(path);
+  // Whole-second ctimes (a coarse filesystem) are recorded only once their second has passed.
+  if (st.ctimeNs % 1_000_000_000n !== 0n || st.ctimeNs / 1_000_000_000n < now) {
+    const tmp = `${record}.${process.pid}`;
+    try {
+      mkdirSync(dirname(record), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, `${identity} ${sum}\n`, { mode: 0o600 });
+      renameSync(tmp, record);
+    } catch {
+      // A cache: a record that cannot be written only means hashing next time.
+      rmSync(tmp, { force: true });
+    }
+  }
+  return sum;
 }
 
 /**
@@ -298,6 +346,82 @@ export function rememberRemoteSha256(ctx: ModuleContext, path: string, sha256: s
 export function knownRemoteSha256(ctx: ModuleContext, path: string): string | undefined {
   const v = ctx.runCache.get(remoteShaKey(ctx, path));
   return typeof v === 'string' ? v : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Hash records: skipping the hash of a remote file nobody has changed
+//
+// A warm run must not read a 100 MB archive again on every host just to learn
+// that it is still what runbook put there. When runbook writes a file, or
+// hashes one, it records on the host the file's identity (device, inode,
+// size, mtime and ctime, both with nanoseconds, from `stat`) with its sha256,
+// in "$HOME/.cache/runbook/sha256/<sha256 of the path>". Next time, one stat
+// that gives the same identity stands for the hash, as in rsync's quick check.
+//
+// Why that is safe:
+// - Every way of changing the file moves its ctime to the current time:
+//   writing it (also via mmap), truncating, chmod, chown, links, renaming it,
+//   and `touch -d`/utimensat, which can set mtime back but sets ctime to now.
+//   Nothing in user space can set ctime back. Replacing the file (mv over it,
+//   rm and create) gives a new inode or at least a new ctime. So a file whose
+//   identity matches has not been changed since the record was made; when it
+//   has, runbook hashes it as before.
+// - Only root gets round that (setting the clock back to the exact
+//   nanosecond, writing the block device), and root can rewrite the record
+//   or change the file right after any check, hashing included.
+// - Timestamps have a granularity: a change within the same tick as the
+//   record would keep the identity. A filesystem whose ctime has no
+//   sub-second part (whole seconds) is recorded only when its ctime is older
+//   than the second in which runbook read the identity. With sub-second
+//   timestamps the window is one kernel clock tick (a few ms) after runbook's
+//   own write or stat: a writer racing runbook's install, which no check
+//   after the fact could order either.
+// - A record is trusted only when the user running the command owns it, in
+//   a folder the user owns (made with umask 077) under a home the user owns:
+//   only that user or root can forge one, and either could change the file.
+// - The identity is read before hashing, so a change during the hash leaves a
+//   record that will not match. When stat cannot print nanoseconds (busybox),
+//   there is no identity and the file is hashed every time, as before.
+
+const IDENTITY_FORMAT = '%d:%i:%s:%.9Y:%.9Z';
+
+/** Shell: $r = the record of `path` on this host. */
+const recordVar = (path: string): string => `r="$HOME/.cache/runbook/sha256/${sha256Text(path)}"`;
+
+/**
+ * Shell: $i = the identity of the file named in $<v>, or empty when stat
+ * cannot give one with nanoseconds. $n is the host's clock (whole seconds),
+ * read first, for the coarse-timestamp rule.
+ */
+const identityScript = (v: string): string =>
+  `n=$(date +%s); i=$(LC_ALL=C stat -c '${IDENTITY_FORMAT}' -- "$${v}" 2>/dev/null) || i=; ` +
+  `case $i in *[!0-9:.]*|'') i= ;; *:*:*:*.*:*.*) ;; *) i= ;; esac`;
+
+/**
+ * Shell, in a subshell that never fails its caller: record $i with the
+ * sha256 at the start of $h, under the rules above (an owned home and
+ * folder; whole-second ctimes only once their second has passed).
+ */
+const saveScript =
+  `( [ -n "$i" ] && [ -O "$HOME" ] || exit 0; c=\${i##*:}; case $c in *.000000000) [ "\${c%.*}" -lt "$n" ] || exit 0 ;; esac; ` +
+  `umask 077; d=\${r%/*}; mkdir -p -- "$d" && [ -O "$d" ] && printf '%s %s\\n' "$i" "\${h%% *}" > "$r.$$" && mv -f -- "$r.$$" "$r" || rm -f -- "$r.$$" ) 2>/dev/null`;
+
+/**
+ * Shell that sets $h to "<sha256> record" when the host's record for `path`
+ * matches the identity of the file named in $<v>, else to sha256sum's
+ * "<sha256>  -" (and, with save, records it). Exits 1 when hashing fails.
+ */
+export function sha256Script(v: string, path: string, opts: { save: boolean }): string {
+  return (
+    `${identityScript(v)}; ${recordVar(path)}; ` +
+    `if [ -n "$i" ] && [ -O "$r" ] && { read -r ri rh < "$r"; } 2>/dev/null && [ "$ri" = "$i" ] && [ \${#rh} -eq 64 ] && case $rh in *[!0-9a-f]*) false ;; esac; ` +
+    `then h="$rh record"; else h=$(sha256sum < "$${v}") || exit 1; ${opts.save ? `${saveScript}; ` : ''}fi`
+  );
+}
+
+/** Shell that records `sha256` for the file runbook has just put at `path` (it never fails). */
+export function recordScript(path: string, sha256: string): string {
+  return `${sh`p=${path}; h=${sha256}`}; ${identityScript('p')}; ${recordVar(path)}; ${saveScript}`;
 }
 
 export const short = (sha256: string): string => `${sha256.slice(0, 12)}…`;
@@ -422,6 +546,8 @@ export interface InstallStep extends Attrs {
   existing?: RemoteStat | undefined;
   /** Copy the file being replaced here first. */
   backup?: string | undefined;
+  /** The sha256 of the new content: record it with the file's identity once in place (see "Hash records"). */
+  record?: string | undefined;
 }
 
 /**
@@ -445,6 +571,7 @@ export function installCommand(steps: InstallStep[]): string {
     if (keep !== undefined) parts.push(`{ ${sh`chown ${keep} -- ${s.tmp}`} 2>/dev/null || :; }`);
     if (s.backup !== undefined) parts.push(sh`cp -p -- ${s.dest} ${s.backup}`);
     parts.push(sh`mv -f -- ${s.tmp} ${s.dest}`);
+    if (s.record !== undefined) parts.push(`{ ${recordScript(s.dest, s.record)}; :; }`);
   }
   return `{ ${parts.join(' && ')}; } || { rc=$?; ${sh`rm -f -- ${steps.map((s) => s.tmp)}`}; exit $rc; }`;
 }
@@ -478,6 +605,8 @@ export interface PutOptions extends Attrs {
   validate?: string | undefined;
   /** Size for progress reports. */
   size: number;
+  /** The sha256 of source, to record on the host with the new file's identity (see "Hash records"). */
+  record?: string | undefined;
 }
 
 /** Upload to a temporary name beside dest, validate, then rename into place. Returns the backup's path, if one was made. */
@@ -502,7 +631,7 @@ export async function putFile(ctx: ModuleContext, o: PutOptions): Promise<{ back
     }
   }
   const backup = o.backup && o.existing ? `${o.dest}.${timestamp()}.bak` : undefined;
-  await mustRun(ctx, installCommand([{ tmp, dest: o.dest, mode: o.mode, owner: o.owner, group: o.group, existing: o.existing, backup }]), `putting ${o.dest} in place`);
+  await mustRun(ctx, installCommand([{ tmp, dest: o.dest, mode: o.mode, owner: o.owner, group: o.group, existing: o.existing, backup, record: o.record }]), `putting ${o.dest} in place`);
   return backup === undefined ? {} : { backup };
 }
 
@@ -521,7 +650,15 @@ export async function remoteText(ctx: ModuleContext, path: string, maxBytes = 10
   return res.stdout;
 }
 
+/**
+ * The diff library, loaded the first time a diff is made (--diff is rare; its
+ * ES build is 19 modules that every start-up would otherwise load). Its
+ * CommonJS build, so that this stays synchronous.
+ */
+let diffLib: typeof import('diff') | undefined;
+
 /** A unified diff with every known secret masked. */
 export function unifiedDiff(ctx: ModuleContext, path: string, before: string, after: string): string {
-  return ctx.mask(createTwoFilesPatch(path, path, before, after, 'before', 'after'));
+  diffLib ??= createRequire(import.meta.url)('diff') as typeof import('diff');
+  return ctx.mask(diffLib.createTwoFilesPatch(path, path, before, after, 'before', 'after'));
 }

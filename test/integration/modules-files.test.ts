@@ -20,6 +20,7 @@ import file from '../../modules/file.js';
 import template from '../../modules/template.js';
 import unzip from '../../modules/unzip.js';
 import upload from '../../modules/upload.js';
+import { useLab } from '../support/lab.js';
 import { sshTarget, startSshd, type TestSshd } from '../support/sshd.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-modules-files-'));
@@ -53,12 +54,28 @@ interface Transport {
   user(): string;
   /** Make a folder the host side may write to. */
   area(path: string): string;
+  /** After the transport's tests. */
+  done?(): void;
 }
+
+// upload and unzip keep hash records under $HOME/.cache/runbook on the host;
+// for the controller-as-host that is this process's HOME, pointed into the
+// test folder while the local tests run so nothing is left in the real one.
+const localHome = join(dir, 'local-home');
+const realHome = process.env['HOME'];
 
 const transports: Transport[] = [
   {
     name: 'local',
-    open: async () => new LocalConnection(),
+    open: async () => {
+      mkdirSync(localHome, { recursive: true });
+      process.env['HOME'] = localHome;
+      return new LocalConnection();
+    },
+    done: () => {
+      if (realHome === undefined) delete process.env['HOME'];
+      else process.env['HOME'] = realHome;
+    },
     user: () => 'root',
     area: (path) => {
       mkdirSync(path, { recursive: true });
@@ -124,6 +141,7 @@ describe.each(transports)('file modules over $name', (t) => {
   });
   afterAll(async () => {
     await conn?.close();
+    t.done?.();
   });
 
   test('upload: a new file, then ok by sha256, then replaced atomically keeping its mode', async () => {
@@ -399,5 +417,98 @@ describe('large uploads over ssh', () => {
     } finally {
       await conn.close();
     }
+  });
+});
+
+describe('hash records on a lab host: warm runs skip the hash, changed files are still caught', () => {
+  const lab = useLab({ hosts: 1 });
+  const MB = 1024 * 1024;
+  let conn: SshConnection;
+  const sh = async (cmd: string): Promise<string> => {
+    const r = await lab.sshExec('node1', cmd);
+    if (r.code !== 0) throw new Error(`${cmd} failed on node1: ${r.stderr}`);
+    return r.stdout;
+  };
+  /** Overwrite the start of a remote file with other bytes of the same length, then put its mtime back (touch -d). */
+  const tamper = async (path: string): Promise<void> => {
+    const mtime = (await sh(`stat -c %y -- ${path}`)).trim();
+    await sh(`printf 'TAMPERED' | dd of=${path} bs=1 seek=0 conv=notrunc 2>/dev/null && touch -d '${mtime}' -- ${path}`);
+    expect((await sh(`stat -c '%y %s' -- ${path}`)).trim()).toMatch(new RegExp(`^${mtime.replace(/[.+]/g, '\\$&')} `));
+  };
+  const recordOf = (path: string) => `/root/.cache/runbook/sha256/${createHash('sha256').update(path).digest('hex')}`;
+
+  beforeAll(async () => {
+    const host = lab.host('node1');
+    conn = await SshConnection.connect({
+      name: 'node1',
+      address: host.address,
+      port: 22,
+      user: 'root',
+      auth: { privateKeyFile: lab.keyPath },
+      knownHostsFile: lab.knownHostsPath,
+    });
+  });
+  afterAll(async () => {
+    await conn?.close();
+  });
+
+  test('upload: the second run answers from the record (a forged record is believed), a same-size change with the old mtime is replaced', async () => {
+    const src = join(dir, 'records', 'pkg.bin');
+    write(src, randomFillSync(Buffer.alloc(2 * MB)));
+    const dest = '/opt/rec/pkg.bin';
+
+    const first = await runModule(upload, { src, dest }, conn);
+    expect(first.status, first.msg).toBe('changed');
+    const record = (await sh(`cat ${recordOf(dest)}`)).trim();
+    expect(record).toMatch(new RegExp(`^\\d+:\\d+:${2 * MB}:\\d+\\.\\d{9}:\\d+\\.\\d{9} ${sha256(src)}$`));
+
+    const again = await runModule(upload, { src, dest }, conn);
+    expect(again).toMatchObject({ status: 'ok', msg: `remote file already has sha256 ${sha256(src).slice(0, 12)}…` });
+
+    // Proof that the file is not hashed when the identity matches: a record
+    // claiming another sum for the same identity is believed, so a local file
+    // with that other content counts as already there.
+    const other = write(join(dir, 'records', 'other.bin'), 'other content\n');
+    await sh(`printf '%s %s\\n' '${record.split(' ')[0]}' '${sha256(other)}' > ${recordOf(dest)}`);
+    const believed = await runModule(upload, { src: other, dest }, conn);
+    expect(believed).toMatchObject({ status: 'ok', msg: `remote file already has sha256 ${sha256(other).slice(0, 12)}…` });
+    await sh(`printf '%s %s\\n' '${record.split(' ')[0]}' '${sha256(src)}' > ${recordOf(dest)}`);
+
+    // Same size, same mtime, other content: ctime moved, so upload hashes, sees the difference and replaces it.
+    await tamper(dest);
+    const replaced = await runModule(upload, { src, dest }, conn);
+    expect(replaced.status, replaced.msg).toBe('changed');
+    expect(replaced.msg).toMatch(/^replaced \/opt\/rec\/pkg\.bin \(sha256 [0-9a-f]{12}… → /);
+    expect((await sh(`sha256sum < ${dest}`)).split(' ')[0]).toBe(sha256(src));
+    expect(await runModule(upload, { src, dest }, conn)).toMatchObject({ status: 'ok' });
+  });
+
+  test('unzip: a later run is ok from the record without upload in it; another archive of the same size written in place with the old mtime is extracted again', async () => {
+    const zipOf = (version: string): string => {
+      const tree = join(dir, 'records', `zip-${version}`);
+      packageTree(tree, 'app', version);
+      const zip = join(dir, 'records', `app-${version}.zip`);
+      execFileSync('zip', ['-q', '-r', '-0', '-X', zip, 'app'], { cwd: tree });
+      return zip;
+    };
+    const [v1, v2] = [zipOf('1.0'), zipOf('9.9')];
+    expect(statSync(v2).size).toBe(statSync(v1).size);
+    const archive = '/opt/rec/app.zip';
+    expect((await runModule(upload, { src: v1, dest: archive }, conn)).status).toBe('changed');
+    const args = { src: archive, dest: '/opt/rec/out' };
+    expect((await runModule(unzip, args, conn)).status).toBe('changed');
+
+    // A new run (fresh run cache, no upload before it): the probe takes the sum from the record.
+    expect(await runModule(unzip, args, conn)).toMatchObject({ status: 'ok', data: { sha256: sha256(v1) } });
+
+    // Version 9.9 written over the same inode, then the old mtime put back.
+    const mtime = (await sh(`stat -c %y -- ${archive}`)).trim();
+    const put = await lab.sshExec('node1', `cat > ${archive} && touch -d '${mtime}' -- ${archive}`, { input: readFileSync(v2) });
+    expect(put.code, put.stderr).toBe(0);
+    expect((await sh(`stat -c '%y %s' -- ${archive}`)).trim()).toBe(`${mtime} ${statSync(v1).size}`);
+    const redone = await runModule(unzip, args, conn);
+    expect(redone.status, redone.msg).toBe('changed');
+    expect(redone.data?.['sha256']).toBe(sha256(v2));
+    expect(await sh('cat /opt/rec/out/app/README')).toBe('IoTDB 9.9 (simulated)\n');
   });
 });

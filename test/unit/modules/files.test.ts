@@ -18,6 +18,7 @@ import file from '../../../modules/file.js';
 import template from '../../../modules/template.js';
 import unzip from '../../../modules/unzip.js';
 import upload from '../../../modules/upload.js';
+import { statCommand } from '../../../modules/lib/remote-files.js';
 import { FakeConnection, sha256, type ExpectedCommand } from '../../support/fake-connection.js';
 import { runModuleCases } from '../../support/module-cases.js';
 
@@ -84,13 +85,15 @@ const run = (mod: ModuleDef, args: unknown, ctx: ReturnType<typeof context>) => 
 
 const probe = (path: string) =>
   `p=${path}; [ -e "$p" ] || [ -L "$p" ] || { echo absent; exit 0; }; LC_ALL=C stat -c '%F|%a|%U|%G|%u|%g|%s' -- "$p" && { [ -L "$p" ] || [ ! -f "$p" ] || sha256sum < "$p"; }`;
+/** upload's look at a file also consults the host's hash record (see hash-records.test.ts). */
+const uploadProbe = (path: string) => statCommand(path, { hash: true, records: 'use-and-save' });
 const TEMP = '\\.app\\.conf\\.runbook-tmp-[0-9a-f]{8}';
 
 describe('upload, beyond the cases', () => {
   test('a transfer that fails midway removes its temporary file and reports the transfer error', async () => {
     writeFileSync(join(tmp, 'app.conf'), 'x\n');
     const conn = new RestrictedHost(
-      [{ run: probe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: `^rm -f -- /opt/app/${TEMP}$` }],
+      [{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: `^rm -f -- /opt/app/${TEMP}$` }],
       () => new Error('upload to h1:/opt/app/.app.conf failed: connection reset'),
     );
     await expect(run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn))).rejects.toThrow('connection reset');
@@ -101,7 +104,7 @@ describe('upload, beyond the cases', () => {
     writeFileSync(join(tmp, 'app.conf'), 'listen=8080\n');
     const conn = new RestrictedHost(
       [
-        { run: probe('/opt/app/app.conf'), stdout: 'absent\n' },
+        { run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' },
         { run: 'mkdir -p -- /opt/app' },
         { run: 'mktemp -d', stdout: '/tmp/tmp.St4g3d\n' },
         { match: `^\\(umask 077 && cp -- /tmp/tmp\\.St4g3d/upload /opt/app/${TEMP}\\)$` },
@@ -121,7 +124,7 @@ describe('upload, beyond the cases', () => {
   test('progress is reported as bytes of the whole transfer, labelled with the destination', async () => {
     writeFileSync(join(tmp, 'app.conf'), 'listen=8080\n');
     const events: ContextEvent[] = [];
-    const conn = new FakeConnection([{ run: probe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: '^\\{ mv -f -- ' }]);
+    const conn = new FakeConnection([{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: '^\\{ mv -f -- ' }]);
     await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn, { events }));
     expect(events).toEqual([{ type: 'progress', host: 'h1', bytes: 12, total: 12, label: '/opt/app/app.conf' }]);
   });
@@ -133,14 +136,15 @@ describe('upload, beyond the cases', () => {
     const sum = sha256('listen=8080\n');
     const same = `regular file|644|a|a|1|1|12\n${sum}  -\n`;
     for (let host = 0; host < 3; host++) {
-      const conn = new FakeConnection([{ run: probe('/opt/app/app.conf'), stdout: same }]);
+      const conn = new FakeConnection([{ run: uploadProbe('/opt/app/app.conf'), stdout: same }]);
       expect((await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn, { runCache }))).status).toBe('ok');
     }
     // One local hash for every host (the cache also remembers each host's verified remote sha256).
     expect([...runCache.keys()].filter((k) => k.startsWith('sha256:'))).toEqual([expect.stringMatching(/^sha256:.*\/app\.conf:12:/)]);
 
     writeFileSync(src, 'listen=9090\n');
-    const conn = new FakeConnection([{ run: probe('/opt/app/app.conf'), stdout: same }]);
+    // Check mode reads the host's hash record but never writes one.
+    const conn = new FakeConnection([{ run: statCommand('/opt/app/app.conf', { hash: true, records: 'use' }), stdout: same }]);
     const result = await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, { ...context(conn, { runCache }), check: true });
     expect(result.msg).toContain(`→ ${sha256('listen=9090\n').slice(0, 12)}…`);
   });
