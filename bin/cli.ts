@@ -6,28 +6,24 @@ import { createInterface } from 'node:readline';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { ConnectionPool as ConnectionPoolType } from '../engine/connection/pool.js';
-import { errorMessage, InputError, InterruptedError, RunbookError } from '../engine/errors.js';
-import { EventBus, type RunEvent } from '../engine/events.js';
-import { loadInventory } from '../engine/inventory/load.js';
-import { formatModuleDoc, formatModuleList } from '../engine/docs.js';
-import { JsonReporter } from '../engine/reporters/json.js';
-import { LogFileReporter } from '../engine/reporters/logfile.js';
-import { PlainReporter } from '../engine/reporters/plain.js';
-import type { TreeReporter } from '../engine/reporters/tree.js';
-import { useColor } from '../engine/reporters/format.js';
-import { listBuiltinPlaybooks, parseExtraVars, play, prepare } from '../engine/runner.js';
-import { secretMasker } from '../engine/secret.js';
-import { tagsOf } from '../engine/tags.js';
-import { loadPlaybook } from '../engine/playbook/load.js';
-import { moduleRegistry } from '../modules/index.js';
-import { labCommand } from './lab.js';
-import { newRunId, RunJournal, type SelectionInput } from '../engine/journal.js';
-import { RunLock } from '../engine/lock.js';
-import { planResume, type ResumePlan } from '../engine/resume.js';
 import type { Prompter } from '../engine/context.js';
-import { registerBuiltinProducts } from '../engine/products/index.js';
+import { errorMessage, InputError, InterruptedError, RunbookError } from '../engine/errors.js';
+import type { RunEvent } from '../engine/events.js';
+import type { RunJournal as Journal, SelectionInput } from '../engine/journal.js';
+import type { RunLock as Lock } from '../engine/lock.js';
+import type { TreeReporter } from '../engine/reporters/tree.js';
+import type { ResumePlan } from '../engine/resume.js';
 
-registerBuiltinProducts();
+// Start-up is mostly loading ES modules (about 280 for `play`), so each
+// command imports what it needs when it runs: `lab` never loads the playbook
+// engine, `validate` never loads the lab, the journal or the reporters, and
+// only `play` loads ssh2 (after its input has been checked).
+
+/** The product adapters, registered once, before any inventory is read. */
+async function registerProducts(): Promise<void> {
+  const { registerBuiltinProducts } = await import('../engine/products/index.js');
+  registerBuiltinProducts();
+}
 
 const list = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
@@ -83,6 +79,20 @@ function waitLockMs(v: unknown): number {
 }
 
 async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
+  await registerProducts();
+  const [{ moduleRegistry }, { parseExtraVars, play, prepare }, { newRunId, RunJournal }, { RunLock }, { planResume }, { EventBus }, { useColor }, { JsonReporter }, { LogFileReporter }, { PlainReporter }] =
+    await Promise.all([
+      import('../modules/index.js'),
+      import('../engine/runner.js'),
+      import('../engine/journal.js'),
+      import('../engine/lock.js'),
+      import('../engine/resume.js'),
+      import('../engine/events.js'),
+      import('../engine/reporters/format.js'),
+      import('../engine/reporters/json.js'),
+      import('../engine/reporters/logfile.js'),
+      import('../engine/reporters/plain.js'),
+    ]);
   const modules = moduleRegistry();
   const extraVars = parseExtraVars(list(argv['extra-vars']).length ? (argv['extra-vars'] as string[]) : []);
   const limit = list(argv['limit']);
@@ -124,7 +134,7 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const runId = newRunId();
-  let lock: RunLock;
+  let lock: Lock;
   try {
     lock = await RunLock.acquire({
       inventory: prepared.inventory.path,
@@ -148,7 +158,7 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
     yes: Boolean(argv['yes']),
     extraVars,
   };
-  let journal: RunJournal;
+  let journal: Journal;
   let resume: ResumePlan | undefined;
   try {
     // Chosen under the lock: the run it picks cannot be one still going on.
@@ -264,7 +274,9 @@ function printWarnings(inv: { warnings?: Array<{ message: string; hint?: string 
   }
 }
 
-function cmdValidate(argv: Record<string, unknown>): void {
+async function cmdValidate(argv: Record<string, unknown>): Promise<void> {
+  await registerProducts();
+  const [{ moduleRegistry }, { parseExtraVars, prepare }] = await Promise.all([import('../modules/index.js'), import('../engine/runner.js')]);
   const prepared = prepare({
     playbook: String(argv['playbook']),
     inventory: String(argv['inventory']),
@@ -280,7 +292,15 @@ function cmdValidate(argv: Record<string, unknown>): void {
   );
 }
 
-function cmdList(argv: Record<string, unknown>): void {
+async function cmdList(argv: Record<string, unknown>): Promise<void> {
+  await registerProducts();
+  const [{ loadInventory }, { moduleRegistry }, { listBuiltinPlaybooks }, { loadPlaybook }, { tagsOf }] = await Promise.all([
+    import('../engine/inventory/load.js'),
+    import('../modules/index.js'),
+    import('../engine/runner.js'),
+    import('../engine/playbook/load.js'),
+    import('../engine/tags.js'),
+  ]);
   const product = argv['inventory'] ? loadInventory(String(argv['inventory'])).product : undefined;
   const modules = moduleRegistry();
   const rows = listBuiltinPlaybooks(product);
@@ -306,7 +326,8 @@ function cmdList(argv: Record<string, unknown>): void {
   }
 }
 
-function cmdModules(argv: Record<string, unknown>): void {
+async function cmdModules(argv: Record<string, unknown>): Promise<void> {
+  const [{ moduleRegistry }, { formatModuleDoc, formatModuleList }] = await Promise.all([import('../modules/index.js'), import('../engine/docs.js')]);
   const modules = moduleRegistry();
   const name = argv['name'] as string | undefined;
   if (!name) {
@@ -318,7 +339,9 @@ function cmdModules(argv: Record<string, unknown>): void {
   process.stdout.write(formatModuleDoc(mod) + '\n');
 }
 
-function cmdInventory(argv: Record<string, unknown>): void {
+async function cmdInventory(argv: Record<string, unknown>): Promise<void> {
+  await registerProducts();
+  const [{ loadInventory }, { secretMasker }, { default: YAML }] = await Promise.all([import('../engine/inventory/load.js'), import('../engine/secret.js'), import('yaml')]);
   const inv = loadInventory(String(argv['inventory']));
   const out = {
     path: inv.path,
@@ -347,15 +370,9 @@ function cmdInventory(argv: Record<string, unknown>): void {
       ]),
     ),
   };
-  const text = argv['json'] ? JSON.stringify(secretMasker.maskValue(out), null, 2) : toYaml(secretMasker.maskValue(out));
+  const text = argv['json'] ? JSON.stringify(secretMasker.maskValue(out), null, 2) : YAML.stringify(secretMasker.maskValue(out), { aliasDuplicateObjects: false }).trimEnd();
   process.stdout.write(text + '\n');
 }
-
-function toYaml(v: unknown): string {
-  // The yaml package is already a dependency; imported lazily to keep start-up lean.
-  return YAML.stringify(v, { aliasDuplicateObjects: false }).trimEnd();
-}
-import YAML from 'yaml';
 
 const wrap =
   <T>(fn: (argv: T) => void | Promise<void>) =>
@@ -367,7 +384,15 @@ const wrap =
     }
   };
 
-await yargs(hideBin(process.argv))
+const COMMANDS = ['play', 'validate', 'list', 'modules', 'inventory'];
+// The lab's wiring loads the whole lab engine. It is left out when the
+// command is one of the others: yargs then never looks at it, so help, errors
+// and suggestions are the same as with it (a mistyped or missing command
+// still gets every command, lab included).
+const commandWord = hideBin(process.argv).find((a) => !a.startsWith('-'));
+const lab = commandWord !== undefined && COMMANDS.includes(commandWord) ? undefined : (await import('./lab.js')).labCommand(wrap);
+
+const cli = yargs(hideBin(process.argv))
   .scriptName('runbook')
   .usage('runbook <command> [options]\n\nRuns YAML playbooks of typed task modules against inventories of hosts over SSH.')
   .command(
@@ -415,7 +440,8 @@ await yargs(hideBin(process.argv))
     (y) => y.option('inventory', { alias: 'i', type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
     wrap(cmdInventory),
   )
-  .command(labCommand(wrap))
+;
+await (lab ? cli.command(lab) : cli)
   .demandCommand(1, 'name a command; see runbook --help')
   .strict()
   .recommendCommands()
