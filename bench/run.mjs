@@ -9,7 +9,8 @@
 //
 // Options: --runs N, --size-mb N, --hosts 6,30, --tools runbook,ansible,floor,
 // --no-startup, --head (measure the committed HEAD instead of the working
-// tree; either way a private compiled copy, see lib/snapshot.mjs).
+// tree; either way a private compiled copy, see lib/snapshot.mjs), --with a,b
+// (with --head: HEAD plus the working tree's copies of these paths).
 // The labs (bench6 on 198.19.20.0/24, bench30 on
 // 198.19.21.0/24) are always brought down at the end, also on failure or ^C.
 //
@@ -45,7 +46,7 @@ const LABS = [
 ];
 
 function parseArgs(argv = process.argv.slice(2)) {
-  const o = { quick: false, runs: 0, sizeMb: 0, hosts: /** @type {number[]} */ ([]), tools: [...TOOLS], startup: true, head: false };
+  const o = { quick: false, runs: 0, sizeMb: 0, hosts: /** @type {number[]} */ ([]), tools: [...TOOLS], startup: true, head: false, with: /** @type {string[]} */ ([]) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -60,11 +61,13 @@ function parseArgs(argv = process.argv.slice(2)) {
     else if (a === '--tools') o.tools = /** @type {Tool[]} */ (next().split(','));
     else if (a === '--no-startup') o.startup = false;
     else if (a === '--head') o.head = true;
+    else if (a === '--with') o.with = next().split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--runs N] [--size-mb N] [--hosts 6,30] [--tools runbook,ansible,floor] [--no-startup] [--head]\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--runs N] [--size-mb N] [--hosts 6,30] [--tools runbook,ansible,floor] [--no-startup] [--head [--with path,path]]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}; see --help`);
   }
+  if (o.with.length > 0 && !o.head) throw new Error('--with adds working-tree files to --head; without --head the whole working tree is measured anyway');
   if (o.tools.some((t) => !TOOLS.includes(t))) throw new Error(`--tools takes ${TOOLS.join(', ')}`);
   if (!o.runs) o.runs = o.quick ? 1 : 3;
   if (!o.sizeMb) o.sizeMb = o.quick ? 8 : 100;
@@ -142,7 +145,10 @@ function benchLab(state, hosts) {
 async function main() {
   const o = parseArgs();
   if (process.getuid?.() !== 0) throw new Error('the bench brings up lab hosts (network namespaces), which needs root');
-  const outDir = o.quick ? join(benchDir, '.work', 'quick') : benchDir;
+  // Only the full bench (every tool, both labs at full size, 100 MB, 3 rounds
+  // or more) replaces bench/results.*; anything smaller goes to .work/partial.
+  const full = !o.quick && o.tools.length === TOOLS.length && o.hosts.length === LABS.length && o.hosts.every((n, i) => n === LABS[i]?.hosts) && o.sizeMb === 100 && o.runs >= 3;
+  const outDir = o.quick ? join(benchDir, '.work', 'quick') : full ? benchDir : join(benchDir, '.work', 'partial');
   const workDir = join(benchDir, '.work');
   const logDir = join(workDir, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(outDir, { recursive: true });
@@ -151,7 +157,7 @@ async function main() {
   log(`runbook bench${o.quick ? ' (quick)' : ''}: ${o.hosts.join(' and ')} hosts, ${o.runs} round(s), ${o.sizeMb} MB package, tools ${o.tools.join(', ')}`);
   log(`machine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${load0.map((x) => x.toFixed(2)).join(' ')} (others' work on this machine adds noise; the tools run interleaved so it falls on all three)`);
 
-  const snap = await snapshotRunbook(repoDir, workDir, { worktree: !o.head });
+  const snap = await snapshotRunbook(repoDir, workDir, { worktree: !o.head, with: o.with });
   log(`runbook: ${snap.source}, compiled into ${snap.root}${snap.compileErrors.length ? ` (tsc complained: ${snap.compileErrors[0]})` : ''}`);
   const ansibleVersion = o.tools.includes('ansible') ? await ensureAnsible() : undefined;
   const pkg = await buildPackage(join(workDir, 'package'), o.sizeMb * MB);

@@ -8,7 +8,9 @@
 // them there with the project's own tsconfig, and runs that copy: every run
 // of every round measures the same code, and results.json names it. The
 // working tree is the default because that is the code in front of whoever
-// runs the bench; --head measures the last commit alone.
+// runs the bench; --head measures the last commit alone, and --head --with
+// a,b the last commit plus the working tree's copies of those paths (one
+// change measured while others' half-finished work sits in the tree).
 
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +29,7 @@ const PARTS = ['package.json', 'tsconfig.json', 'bin', 'engine', 'modules', 'pla
  */
 
 /**
- * @param {string} repo @param {string} workDir @param {{ worktree: boolean }} o
+ * @param {string} repo @param {string} workDir @param {{ worktree: boolean, with?: string[] }} o
  * @returns {Promise<Snapshot>}
  */
 export async function snapshotRunbook(repo, workDir, o) {
@@ -46,6 +48,10 @@ export async function snapshotRunbook(repo, workDir, o) {
   } else {
     const r = await run('sh', ['-c', `git -C "$1" archive --format=tar HEAD -- ${PARTS.join(' ')} | tar -x -C "$2"`, 'sh', repo, root], {});
     if (r.code !== 0) throw new Error(`copying HEAD into ${root} failed: ${r.stderr.trim()}`);
+    for (const p of o.with ?? []) {
+      if (!existsSync(join(repo, p))) throw new Error(`--with ${p}: no such file in ${repo}`);
+      cpSync(join(repo, p), join(root, p), { recursive: true });
+    }
   }
   // Dependencies are not copied: they change only with package-lock.json.
   symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'), 'dir');
@@ -55,6 +61,7 @@ export async function snapshotRunbook(repo, workDir, o) {
     throw new Error(`compiling the runbook snapshot produced no dist/bin/cli.js:\n${(tsc.stdout + tsc.stderr).trim().split('\n').slice(0, 20).join('\n')}`);
   }
   const short = commit.slice(0, 10);
-  const source = o.worktree ? `working tree at ${short}${dirty ? ' (+ uncommitted changes)' : ''}` : `HEAD ${short}`;
+  const added = o.with?.length ? ` + working-tree ${o.with.join(', ')}` : '';
+  const source = o.worktree ? `working tree at ${short}${dirty ? ' (+ uncommitted changes)' : ''}` : `HEAD ${short}${added}`;
   return { root, source, commit, dirty, compileErrors };
 }
