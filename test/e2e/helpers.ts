@@ -84,21 +84,7 @@ export async function sha256On(lab: LabHandle, host: string, path: string): Prom
   return (await onHost(lab, host, `sha256sum ${quote(path)}`)).split(' ')[0]!;
 }
 
-/** Poll until `probe` gives something other than undefined/false, or fail at the deadline. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from '../support/wait.js';
 
 /** Connect to address:port and return what the server says before closing (the echo daemon's banner). */
 export function readBanner(address: string, port: number): Promise<string> {

@@ -29,6 +29,7 @@ import { parseClusterNodes, resolveNodeConfig } from '../../engine/lab/packages/
 import { Interpreter, type Session } from '../../engine/lab/packages/dolphindb/sim/script.js';
 import { parseDolphinDB, type Table } from '../../modules/lib/cli-dialects.js';
 import { ensureCompiledServer, useLab, type SshResult } from '../support/lab.js';
+import { waitFor } from '../support/wait.js';
 
 const lab = useLab({ hosts: 3 });
 const INSTALL = '/opt/DolphinDB';
@@ -92,21 +93,6 @@ async function perf(): Promise<Record<string, Row>> {
   return Object.fromEntries(r.table.rows.map((row) => [row['name']!, row]));
 }
 
-/** Poll until `probe` gives a value (a condition, not a fixed sleep). */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const states = (want: Record<string, string>) => async (): Promise<Record<string, Row> | undefined> => {
   const p = await perf();

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../engine/paths.js';
 import { compiledSimulatorDir, iotdbPackage } from '../../engine/lab/packages/iotdb/index.js';
+import { waitFor } from './wait.js';
 
 export interface RunResult {
   code: number;
@@ -64,23 +65,7 @@ export function sleepMs(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Poll `probe` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    }
-    await sleepMs(100);
-  }
-}
+export { waitFor };
 
 /** Rows of a boxed CLI table, keyed by header, cells trimmed. */
 export function parseTable(stdout: string): Array<Record<string, string>> {
