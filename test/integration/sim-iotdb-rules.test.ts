@@ -4,7 +4,8 @@
 // file would sit in test/unit if the tiers were split by owner.)
 
 import { describe, expect, it } from 'vitest';
-import { renderTable, splitStatements } from '../../engine/lab/packages/iotdb/sim/cli.js';
+import { renderTable } from '../../engine/lab/packages/iotdb/sim/cli.js';
+import { splitStatements } from '../../engine/lab/packages/sim-common/statements.js';
 import { formatProperties, parseProperties } from '../../engine/lab/packages/iotdb/sim/properties.js';
 import { CLUSTER_KEYS, IOT_CONSENSUS, RATIS, renderSystemProperties, SPECS, type ClusterParams } from '../../engine/lab/packages/iotdb/sim/spec.js';
 import {

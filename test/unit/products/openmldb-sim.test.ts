@@ -4,7 +4,7 @@
 
 import { describe, expect, test } from 'vitest';
 import { openmldb, parseDashed, parseHeaderRule } from '../../../modules/lib/cli-dialects.js';
-import { splitStatements } from '../../../engine/lab/packages/openmldb/sim/clients.js';
+import { splitStatements } from '../../../engine/lab/packages/sim-common/statements.js';
 import { age, dashedTable, headerRuleTable, parseFlagLines } from '../../../engine/lab/packages/openmldb/sim/common.js';
 import { parseHostsFile } from '../../../engine/lab/packages/openmldb/sim/control.js';
 import { parseZkCluster } from '../../../engine/lab/packages/openmldb/sim/zk.js';

@@ -5,6 +5,7 @@
 import { createInterface } from 'node:readline';
 import { call, CallError, type Message } from './rpc.js';
 import type { StatementResult } from './statements.js';
+import { splitStatements } from '../../sim-common/statements.js';
 
 export function renderTable(headers: string[], rows: string[][]): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -56,26 +57,6 @@ function parseArgs(argv: string[]): CliOptions | string {
   return o;
 }
 
-/** Split on semicolons outside quotes; pipe statements quote their parameters. */
-export function splitStatements(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | null = null;
-  for (const c of text) {
-    if (quote) {
-      if (c === quote) quote = null;
-      cur += c;
-    } else if (c === "'" || c === '"' || c === '`') {
-      quote = c;
-      cur += c;
-    } else if (c === ';') {
-      if (cur.trim() !== '') out.push(cur.trim());
-      cur = '';
-    } else cur += c;
-  }
-  if (cur.trim() !== '') out.push(cur.trim());
-  return out;
-}
 
 function print(line: string): void {
   process.stdout.write(line + '\n');

@@ -13,6 +13,7 @@ import {
 import { age, dashedTable, dateTime, errorMessage, headerRuleTable, SIMULATED_NOTICE } from './common.js';
 import { call, type Message } from './rpc.js';
 import { ZkClient } from './zk.js';
+import { splitStatements } from '../../sim-common/statements.js';
 
 interface ClientArgs {
   zkCluster: string;
@@ -52,26 +53,6 @@ function master(view: ClusterView): string | undefined {
   return m?.endpoint;
 }
 
-/** Statements end with ";"; a ";" inside quotes does not end one. */
-export function splitStatements(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | null = null;
-  for (const ch of text) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      cur += ch;
-    } else if (ch === "'" || ch === '"' || ch === '`') {
-      quote = ch;
-      cur += ch;
-    } else if (ch === ';') {
-      if (cur.trim() !== '') out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim() !== '') out.push(cur.trim());
-  return out;
-}
 
 /** Comma-separated parts outside parentheses: `c1 string, index(key=c1, ts=c2)`. */
 function splitTopLevel(text: string): string[] {

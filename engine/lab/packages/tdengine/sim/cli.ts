@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { dnodeSettings, readCfg, readVersion, DEFAULT_CFG_DIR } from './cfg.js';
 import type { SqlResult, Table } from './dnode.js';
 import { call, CallError, parseEndpoint, type Message } from './rpc.js';
-import { splitStatements } from './statements.js';
+import { splitStatements } from '../../sim-common/statements.js';
 
 interface Options {
   host: string | null;

@@ -11,26 +11,6 @@ export type Command =
   | { kind: 'server-version' }
   | { kind: 'error'; message: string };
 
-/** Split a -s string into statements on `;` outside quotes. */
-export function splitStatements(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | null = null;
-  for (const c of text) {
-    if (quote) {
-      if (c === quote) quote = null;
-      cur += c;
-    } else if (c === "'" || c === '"' || c === '`') {
-      quote = c;
-      cur += c;
-    } else if (c === ';') {
-      if (cur.trim() !== '') out.push(cur.trim());
-      cur = '';
-    } else cur += c;
-  }
-  if (cur.trim() !== '') out.push(cur.trim());
-  return out;
-}
 
 function syntaxNear(rest: string): Command {
   return { kind: 'error', message: `syntax error near '${rest.trim()}'` };
