@@ -25,6 +25,7 @@ import { parsePiped, type Table } from '../../modules/lib/cli-dialects.js';
 import { results, runCli, totals, type CliResult } from '../support/cli.js';
 import { useLab } from '../support/lab.js';
 import { onTerminal } from '../support/tty.js';
+import { waitFor } from '../support/wait.js';
 
 const lab = useLab({ hosts: 5 });
 let work = '';
@@ -78,22 +79,6 @@ function failures(r: CliResult): string[] {
 async function taos(host: string, sql: string, server = 'node1'): Promise<{ stdout: string; table: Table }> {
   const r = await lab.sshExec(host, `${TAOS} -h ${fq(server)} -P 6030 -s '${sql}'`);
   return { stdout: r.stdout, table: parsePiped(r.stdout) };
-}
-
-/** Poll `probe` until it returns a value, at most `timeoutMs`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function httpPost(host: string, port: number, path: string, body: string): Promise<{ status: number; instance: string; json: Record<string, unknown> }> {
@@ -233,12 +218,12 @@ describe('a TDengine cluster on lab hosts', () => {
     );
     expect(setup.code, setup.stderr).toBe(0);
     // The document's step 3: asked directly, it shows a cluster of its own.
-    const own = await until('node3 to form its own cluster', async () => {
+    const own = await waitFor('node3 to form its own cluster', async () => {
       const { table } = await taos('node3', 'show dnodes', 'node3');
       return table.rows.length === 1 && ready(table, ep('node3')) ? table : undefined;
     });
     expect(own.rows[0]!.id).toBe('1');
-    const main = await until('the cluster to see node3 offline', async () => {
+    const main = await waitFor('the cluster to see node3 offline', async () => {
       const { table } = await taos('node1', 'show dnodes');
       return table.rows.some((row) => row.endpoint === ep('node3') && row.status === 'offline') ? table : undefined;
     });
@@ -332,7 +317,7 @@ describe('a TDengine cluster on lab hosts', () => {
     const after = await taosdPids();
     expect(after.node2).not.toEqual(pidsBefore.node2);
     expect([after.node1, after.node3]).toEqual([pidsBefore.node1, pidsBefore.node3]);
-    expect(await until('node2 to report its new supportVnodes', async () => ((await vnodes()) === '20' ? true : undefined))).toBe(true);
+    expect(await waitFor('node2 to report its new supportVnodes', async () => ((await vnodes()) === '20' ? true : undefined))).toBe(true);
 
     const again = await play('distribute', invNew);
     expect(again.code, shown(again)).toBe(0);
@@ -342,7 +327,12 @@ describe('a TDengine cluster on lab hosts', () => {
 
   it('mnode failover: with the leader\'s dnode stopped another mnode leads and the cluster answers; started again it follows', async () => {
     const roles = async (asked: string): Promise<string[][]> => (await taos(asked, 'show mnodes', asked)).table.rows.map((row) => [row.endpoint!, row.role!, row.status!]);
-    expect(await roles('node2')).toEqual([
+    // The previous test restarted dnodes: wait until every mnode reports ready again.
+    const before = await waitFor('every mnode ready', async () => {
+      const now = await roles('node2');
+      return now.every((r) => r[2] === 'ready') ? now : undefined;
+    });
+    expect(before).toEqual([
       [ep('node1'), 'leader', 'ready'],
       [ep('node2'), 'follower', 'ready'],
       [ep('node3'), 'follower', 'ready'],
@@ -350,7 +340,7 @@ describe('a TDengine cluster on lab hosts', () => {
     const stop = await play('stop', inv3, '-N', 'node1');
     expect(stop.code, shown(stop)).toBe(0);
 
-    const elected = await until('another mnode to lead', async () => {
+    const elected = await waitFor('another mnode to lead', async () => {
       const now = await roles('node3');
       return now.some((r) => r[1] === 'leader') && now.every((r) => r[2] === 'ready' || r[0] === ep('node1')) ? now : undefined;
     });
@@ -360,7 +350,7 @@ describe('a TDengine cluster on lab hosts', () => {
       [ep('node3'), 'follower', 'ready'],
     ]);
     // The cluster keeps answering, through any dnode, and sees node1 gone.
-    const dnodes = await until('show dnodes to see node1 offline', async () => {
+    const dnodes = await waitFor('show dnodes to see node1 offline', async () => {
       const { table } = await taos('node4', 'show dnodes', 'node4');
       return table.rows.find((row) => row.endpoint === ep('node1'))?.status === 'offline' ? table : undefined;
     });
@@ -389,7 +379,7 @@ describe('a TDengine cluster on lab hosts', () => {
 
     const start = await play('start', inv3, '-N', 'node1');
     expect(start.code, shown(start)).toBe(0);
-    const back = await until('node1 to follow', async () => {
+    const back = await waitFor('node1 to follow', async () => {
       const now = await roles('node1');
       return now.every((r) => r[2] === 'ready') ? now : undefined;
     });
