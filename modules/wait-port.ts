@@ -26,8 +26,8 @@ const schema = z
       .number()
       .int()
       .positive()
-      .default(200)
-      .describe('Milliseconds before the second probe; each wait then grows ×1.5, up to 2 s.'),
+      .default(50)
+      .describe('Milliseconds before the second probe; each wait then grows ×1.5, up to 2 s (so a port that opens after t is seen by 1.5 t + 50 ms until the waits reach 2 s).'),
     log_tail: z.string().optional().describe("A log file on the target whose last lines are shown when the wait fails (the service's log)."),
     log_lines: z.coerce.number().int().positive().default(20).describe('How many lines of log_tail to show.'),
   })
