@@ -60,6 +60,9 @@ export async function snapshotRunbook(repo, workDir, o) {
   if (!existsSync(join(root, 'dist', 'bin', 'cli.js'))) {
     throw new Error(`compiling the runbook snapshot produced no dist/bin/cli.js:\n${(tsc.stdout + tsc.stderr).trim().split('\n').slice(0, 20).join('\n')}`);
   }
+  // The second half of `npm run build`: bin/runbook runs the bundle.
+  const bundle = await run(process.execPath, [join(root, 'bin', 'bundle.mjs')], { cwd: root, timeoutMs: 120_000 });
+  if (bundle.code !== 0) throw new Error(`bundling the runbook snapshot failed:\n${(bundle.stdout + bundle.stderr).trim().split('\n').slice(0, 20).join('\n')}`);
   const short = commit.slice(0, 10);
   const added = o.with?.length ? ` + working-tree ${o.with.join(', ')}` : '';
   const source = o.worktree ? `working tree at ${short}${dirty ? ' (+ uncommitted changes)' : ''}` : `HEAD ${short}${added}`;
