@@ -107,7 +107,8 @@ async function cmdPlay(argv: Record<string, unknown>): Promise<void> {
   });
   printWarnings(prepared.inventory);
   const waitMs = waitLockMs(argv['wait-lock']);
-  const output = (argv['output'] as string | undefined) ?? (process.stdout.isTTY ? 'tree' : 'plain');
+  // A terminal that reports no width (some CI pseudo-terminals) would get the tree wrapped one character per line.
+  const output = (argv['output'] as string | undefined) ?? (process.stdout.isTTY && (process.stdout.columns ?? 0) > 0 ? 'tree' : 'plain');
   const verbose = Boolean(argv['verbose']);
 
   // Signals first: a run waiting for the lock must stop on Ctrl-C too.
@@ -408,7 +409,7 @@ const cli = yargs(hideBin(process.argv))
         .option('task-timeout', { type: 'number', describe: 'seconds any task may run unless it sets timeout: (default 3600; 0: no limit)' })
         .option('yes', { type: 'boolean', describe: 'confirm destructive operations' })
         .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
-        .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal, plain otherwise' })
+        .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal (one that reports its width), plain otherwise' })
         .option('accept-new-host-keys', { type: 'boolean', describe: 'record unknown SSH host keys (changed keys are always refused)' })
         .option('resume', {
           type: 'string',

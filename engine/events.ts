@@ -26,7 +26,15 @@ export type RunEvent =
       /** The run whose journal this one resumes. */
       resumed_from?: string | undefined;
     }
-  | { type: 'play_start'; play: string; hosts: string[]; tasks: string[]; batch?: { index: number; count: number; hosts: string[] } | undefined }
+  | {
+      type: 'play_start';
+      play: string;
+      hosts: string[];
+      tasks: string[];
+      batch?: { index: number; count: number; hosts: string[] } | undefined;
+      /** Only for a free play: its hosts' results interleave, and a task starts when its first host reaches it. */
+      strategy?: 'free' | undefined;
+    }
   | { type: 'task_start'; play: string; task: string; task_id: string; module: string; hosts: string[] }
   | {
       type: 'task_result';

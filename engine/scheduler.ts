@@ -1,5 +1,6 @@
 // The linear strategy: each task runs on all of a play's (batch's) hosts before
-// the next task starts; hosts run in parallel up to --forks. A failing host
+// the next task starts; hosts run in parallel up to --forks. A play with
+// `strategy: free` lets each host go through the tasks on its own (freeBatch). A failing host
 // stops for that host only (unless any_errors_fatal); an unreachable host is
 // reported as unreachable. Handlers run once at the end of each batch for the
 // hosts that notified them. Everything observable is an event on the bus.
@@ -227,25 +228,91 @@ class Scheduler {
         hosts: batch,
         tasks: tasks.map((t) => t.name),
         batch: batches.length > 1 ? { index: bi + 1, count: batches.length, hosts: batch } : undefined,
+        strategy: play.strategy === 'free' ? 'free' : undefined,
       });
-      let aborted = false;
-      for (const task of tasks) {
-        const active = this.active(batch);
-        if (active.length === 0) break;
-        const failedBefore = new Set(batch.filter((h) => this.states.get(h)!.failed));
-        await this.task(play, task, active);
-        if (play.anyErrorsFatal && batch.some((h) => this.states.get(h)!.failed && !failedBefore.has(h))) {
-          // One failure ends the play for every host, as documented for rolling work.
-          for (const h of batch) this.states.get(h)!.failed ||= !this.states.get(h)!.unreachable;
-          aborted = true;
-          this.fatal = true;
-          break;
-        }
+      const aborted = play.strategy === 'free' ? await this.freeBatch(play, tasks, batch) : await this.linearBatch(play, tasks, batch);
+      if (aborted) {
+        // One failure ends the play for every host, as documented for rolling work.
+        for (const h of batch) this.states.get(h)!.failed ||= !this.states.get(h)!.unreachable;
+        this.fatal = true;
       }
       if (!aborted) await this.handlers(play, batch);
       this.o.bus.emit({ type: 'play_end', play: play.name });
       if (aborted) break;
     }
+  }
+
+  /** Each task on every host of the batch before the next task. Returns whether any_errors_fatal ended the play. */
+  private async linearBatch(play: Play, tasks: Task[], batch: string[]): Promise<boolean> {
+    for (const task of tasks) {
+      const active = this.active(batch);
+      if (active.length === 0) break;
+      const failedBefore = new Set(batch.filter((h) => this.states.get(h)!.failed));
+      await this.task(play, task, active);
+      if (play.anyErrorsFatal && batch.some((h) => this.states.get(h)!.failed && !failedBefore.has(h))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The free strategy: every host of the batch goes through the task list on
+   * its own (up to --forks hosts at once), so a host that finished its upload
+   * unpacks while others still upload. A task is announced when its first
+   * host reaches it. What stays shared: `run_once` runs on the first host to
+   * get there, and the hosts behind it wait for that result; `throttle` and
+   * `per_machine: serial` hold per task; with any_errors_fatal a failure stops
+   * every host before its next task. Handlers run once every host is through.
+   */
+  private async freeBatch(play: Play, tasks: Task[], batch: string[]): Promise<boolean> {
+    const announced = new Set<Task>();
+    const once = new Map<Task, Promise<Outcome>>();
+    const throttles = new Map<Task, Gate>();
+    const machines = new Map<string, Gate>();
+    let fatal = false;
+    const announce = (task: Task) => {
+      if (announced.has(task)) return;
+      announced.add(task);
+      const hosts = task.runOnce ? this.active(batch).slice(0, 1) : this.active(batch);
+      this.o.bus.emit({ type: 'task_start', play: play.name, task: task.name, task_id: this.id(task), module: task.module, hosts });
+    };
+    const runTask = async (task: Task, h: string): Promise<void> => {
+      const state = this.states.get(h)!;
+      if (task.runOnce) {
+        const first = !once.has(task);
+        if (first) once.set(task, this.onHost(play, task, h));
+        const outcome = await once.get(task)!;
+        if (!first) {
+          if (task.register) state.facts[task.register] = outcome.registered;
+          if (outcome.facts) mergeFacts(state.facts, outcome.facts);
+        }
+        return;
+      }
+      const gates: Gate[] = [];
+      if (task.throttle !== undefined) gates.push(gateFor(throttles, task, task.throttle));
+      if (task.perMachine === 'serial') gates.push(gateFor(machines, `${this.id(task)}\0${machineKey(state.host)}`, 1));
+      const releases: Array<() => void> = [];
+      try {
+        for (const g of gates) releases.push(await g.enter(this.signal));
+        this.checkInterrupted();
+        await this.onHost(play, task, h);
+      } finally {
+        for (const r of releases) r();
+      }
+    };
+    await this.forEach(batch, this.o.forks ?? DEFAULT_FORKS, async (h) => {
+      const state = this.states.get(h)!;
+      for (const task of tasks) {
+        if (fatal || state.failed || state.unreachable) return;
+        this.checkInterrupted();
+        announce(task);
+        // Cached hostvars are only good until the next result lands, and in a free play that is any moment.
+        this.hostvarsSnapshot = undefined;
+        const failedBefore = state.failed;
+        await runTask(task, h);
+        if (play.anyErrorsFatal && state.failed && !failedBefore) fatal = true;
+      }
+    });
+    return fatal;
   }
 
   private active(hosts: string[]): string[] {
@@ -753,6 +820,47 @@ export function batchesOf(hosts: string[], serial: number | string | undefined):
   const out: string[][] = [];
   for (let i = 0; i < hosts.length; i += size) out.push(hosts.slice(i, i + size));
   return out;
+}
+
+/** At most `limit` holders at once; the others wait in order, and a leaving holder hands its place to the first of them. */
+class Gate {
+  private inside = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async enter(signal: AbortSignal): Promise<() => void> {
+    if (signal.aborted) throw new InterruptedError('interrupted');
+    if (this.inside < this.limit) this.inside++;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const admit = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.waiting.splice(this.waiting.indexOf(admit), 1);
+          reject(new InterruptedError('interrupted'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(admit);
+      });
+    }
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inside--;
+    };
+  }
+}
+
+function gateFor<K>(gates: Map<K, Gate>, key: K, limit: number): Gate {
+  let g = gates.get(key);
+  if (!g) gates.set(key, (g = new Gate(limit)));
+  return g;
 }
 
 export { evaluate };

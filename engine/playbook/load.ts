@@ -141,6 +141,12 @@ class Loader {
     if (serial !== undefined && !(typeof serial === 'number' && serial > 0 && Number.isInteger(serial)) && !(typeof serial === 'string' && /^\d+%$/.test(serial))) {
       this.errors.push(src.error([...at, 'serial'], 'serial must be a whole number of hosts or a percentage like "30%"', 'e.g. serial: 2 (two hosts at a time) or serial: "30%"'));
     }
+    const strategy = item['strategy'] ?? 'linear';
+    if (strategy !== 'linear' && strategy !== 'free') {
+      this.errors.push(
+        src.error([...at, 'strategy'], `strategy must be "linear" or "free", not ${JSON.stringify(strategy)}`, 'linear: each task on every host before the next task; free: each host through the tasks on its own'),
+      );
+    }
     const playInherited: Inherited = { tags, vars: {}, when: inherited.when };
     const baseDir = dirname(src.path);
     const tasks = this.taskList(src, [...at, 'tasks'], item['tasks'], playInherited, stack, false);
@@ -154,6 +160,7 @@ class Loader {
       name: typeof item['name'] === 'string' ? item['name'] : String(hosts),
       hosts: String(hosts).trim(),
       serial: serial as number | string | undefined,
+      strategy: strategy as Play['strategy'],
       anyErrorsFatal: this.bool(src, [...at, 'any_errors_fatal'], item['any_errors_fatal']) ?? false,
       vars,
       tags,

@@ -49,6 +49,11 @@ export interface Play {
   name: string;
   hosts: string;
   serial?: number | string | undefined;
+  /**
+   * linear (default): each task runs on every host before the next starts.
+   * free: each host goes through the tasks on its own, as fast as it can.
+   */
+  strategy: 'linear' | 'free';
   anyErrorsFatal: boolean;
   vars: Record<string, unknown>;
   tags: string[];
@@ -94,6 +99,6 @@ export const TASK_KEYS = [
   'per_machine',
 ] as const;
 
-export const PLAY_KEYS = ['name', 'hosts', 'serial', 'any_errors_fatal', 'vars', 'tags', 'tasks', 'handlers', 'become'] as const;
+export const PLAY_KEYS = ['name', 'hosts', 'serial', 'strategy', 'any_errors_fatal', 'vars', 'tags', 'tasks', 'handlers', 'become'] as const;
 
 export const IMPORT_KEYS = ['import', 'vars', 'tags', 'when'] as const;

@@ -5,6 +5,8 @@ import { bytes, duration, paint, recapLines, STATUS_COLOR, type Style } from './
 
 export class PlainReporter {
   private readonly lastProgress = new Map<string, number>();
+  /** In a free play results of different tasks interleave, so each line names its task. */
+  private free = false;
 
   constructor(
     private readonly write: (line: string) => void,
@@ -19,22 +21,25 @@ export class PlainReporter {
         this.write(`runbook: ${e.playbook} on ${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}${e.check ? ' (check mode: nothing will be changed)' : ''}`);
         break;
       case 'play_start':
+        this.free = e.strategy === 'free';
         this.write('');
         this.write(
           paint(s, 'bold', `PLAY ${e.play}`) +
-            (e.batch ? ` [batch ${e.batch.index}/${e.batch.count}: ${e.hosts.join(', ')}]` : ` [${e.hosts.join(', ')}]`),
+            (e.batch ? ` [batch ${e.batch.index}/${e.batch.count}: ${e.hosts.join(', ')}]` : ` [${e.hosts.join(', ')}]`) +
+            (this.free ? paint(s, 'gray', ' (strategy: free, each host at its own pace)') : ''),
         );
         break;
       case 'task_start':
-        this.write(paint(s, 'bold', `TASK ${e.task}`) + paint(s, 'gray', ` (${e.module})`));
+        if (!this.free) this.write(paint(s, 'bold', `TASK ${e.task}`) + paint(s, 'gray', ` (${e.module})`));
         break;
       case 'handler_start':
+        this.free = false;
         this.write(paint(s, 'bold', `HANDLER ${e.handler}`) + ` [${e.hosts.join(', ')}]`);
         break;
       case 'task_result': {
         const status = e.ignored ? 'failed (ignored)' : e.status;
         const lines = e.msg.trimEnd().split('\n');
-        const head = `  ${paint(s, STATUS_COLOR[e.status], status.padEnd(11))} ${e.host}:`;
+        const head = `  ${paint(s, STATUS_COLOR[e.status], status.padEnd(11))} ${e.host}${this.free ? ` [${e.task}]` : ''}:`;
         const took = paint(s, 'gray', `(${duration(e.duration_ms)})`);
         if (lines.length === 1) {
           this.write(`${head} ${lines[0]} ${took}`);

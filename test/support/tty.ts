@@ -18,9 +18,14 @@ export interface TtyRun {
   exited: Promise<{ code: number | null; screen: string }>;
 }
 
-/** `runbook <args>` on a pseudo-terminal of its own (util-linux `script`), with `env` added to this process's environment. */
-export function onTerminal(args: string[], env: Record<string, string> = {}): TtyRun {
-  const command = [process.execPath, RUNBOOK, ...args].map(quote).join(' ');
+/**
+ * `runbook <args>` on a pseudo-terminal of its own (util-linux `script`), with
+ * `env` added to this process's environment. The terminal reports no width
+ * unless `columns` gives one (as a terminal window does).
+ */
+export function onTerminal(args: string[], env: Record<string, string> = {}, opts: { columns?: number } = {}): TtyRun {
+  const runbook = [process.execPath, RUNBOOK, ...args].map(quote).join(' ');
+  const command = opts.columns !== undefined ? `stty cols ${opts.columns} rows 50 && exec ${runbook}` : runbook;
   // -q no banner, -f flush at once, -e the command's exit code, -c the command; the typescript goes nowhere.
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     env: { ...process.env, ...env, NO_COLOR: '1', TERM: 'dumb' },

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { defineModule, type ModuleDef } from '../../../engine/api.js';
+import { defineModule, ok, type ModuleDef } from '../../../engine/api.js';
 import { UnreachableError } from '../../../engine/errors.js';
 import { EventBus, type RunEvent } from '../../../engine/events.js';
 import type { Inventory } from '../../../engine/inventory/types.js';
@@ -31,6 +31,7 @@ async function run(
     check?: boolean;
     signal?: AbortSignal;
     taskTimeout?: number;
+    onEvent?: (e: RunEvent) => void;
   } = {},
 ): Promise<Harness & { exitCode: number }> {
   const files = typeof yaml === 'string' ? { 'main.yaml': yaml } : yaml;
@@ -41,6 +42,7 @@ async function run(
   const bus = new EventBus();
   const events: RunEvent[] = [];
   bus.on((e) => events.push(e));
+  if (opts.onEvent) bus.on(opts.onEvent);
   const summary = await runPlaybook({
     inventory,
     playbook,
@@ -276,6 +278,135 @@ describe('task keywords', () => {
     const h = await run(`- hosts: all\n  tasks:\n    - print: one\n`, makeInventory({ a: {} }), { signal: controller.signal });
     expect(h.exitCode).toBe(130);
     expect(h.results()).toEqual([]);
+  });
+});
+
+/**
+ * A module that waits, per host and key, until the test lets it go: the order
+ * of events is then decided by the test, not by timing.
+ */
+function holds(): { mod: ModuleDef; release: (host: string, key: string) => void } {
+  const gates = new Map<string, { promise: Promise<void>; open: () => void }>();
+  const gate = (k: string) => {
+    let g = gates.get(k);
+    if (!g) {
+      let open!: () => void;
+      const promise = new Promise<void>((r) => (open = r));
+      gates.set(k, (g = { promise, open }));
+    }
+    return g;
+  };
+  const mod = defineModule({
+    name: 'hold',
+    description: 'test: wait until released',
+    schema: z.object({ key: z.string() }).strict(),
+    examples: [],
+    async run(ctx, args) {
+      await gate(`${ctx.host.name}:${args.key}`).promise;
+      return ok(`released ${args.key}`);
+    },
+  });
+  return { mod: mod as ModuleDef, release: (host, key) => gate(`${host}:${key}`).open() };
+}
+
+describe('free strategy', () => {
+  const resultOf = (e: RunEvent, task: string, host: string) => e.type === 'task_result' && e.task === task && e.host === host;
+
+  test('a host goes on to its next tasks while another is still on its first', async () => {
+    const h = holds();
+    // b's first task is let go only once a has finished all three: under the linear strategy this would never happen.
+    const run3 = await run(
+      `- hosts: [a, b]\n  strategy: free\n  tasks:\n    - name: one\n      hold: { key: one }\n    - name: two\n      print: x\n    - name: three\n      print: y\n`,
+      makeInventory({ a: {}, b: {} }),
+      {
+        modules: [h.mod],
+        onEvent: (e) => {
+          if (e.type === 'task_start' && e.task === 'one') h.release('a', 'one');
+          if (resultOf(e, 'three', 'a')) h.release('b', 'one');
+        },
+      },
+    );
+    const seq = run3.results().map((r) => `${r.task}:${r.host}`);
+    expect(seq).toEqual(['one:a', 'two:a', 'three:a', 'one:b', 'two:b', 'three:b']);
+    // Each task is announced once, when its first host reaches it, naming the hosts of the play.
+    const starts = run3.events.filter((e) => e.type === 'task_start');
+    expect(starts.map((e) => (e as { task: string }).task)).toEqual(['one', 'two', 'three']);
+    expect(run3.events.find((e) => e.type === 'play_start')).toMatchObject({ strategy: 'free' });
+    expect(run3.exitCode).toBe(0);
+  });
+
+  test('the same playbook under the linear strategy holds every host at each task', async () => {
+    const h = holds();
+    const r = await run(
+      `- hosts: [a, b]\n  tasks:\n    - name: one\n      hold: { key: one }\n    - name: two\n      print: x\n`,
+      makeInventory({ a: {}, b: {} }),
+      {
+        modules: [h.mod],
+        onEvent: (e) => {
+          if (e.type === 'task_start' && e.task === 'one') h.release('a', 'one');
+          if (resultOf(e, 'one', 'a')) h.release('b', 'one');
+        },
+      },
+    );
+    expect(r.results().map((x) => `${x.task}:${x.host}`)).toEqual(['one:a', 'one:b', 'two:a', 'two:b']);
+  });
+
+  test('a failing host stops alone; with any_errors_fatal no host starts another task after the failure', async () => {
+    const inv = () => makeInventory({ a: {}, b: {} });
+    const plain = await run(`- hosts: all\n  strategy: free\n  tasks:\n    - flaky: { on: [b] }\n    - name: after\n      print: x\n`, inv());
+    expect(plain.results('after').map((r) => r.host)).toEqual(['a']);
+    expect(plain.exitCode).toBe(1);
+
+    const h = holds();
+    const fatal = await run(
+      `- hosts: all\n  strategy: free\n  any_errors_fatal: true\n  tasks:\n    - name: first\n      hold: { key: first }\n    - flaky: { on: [b] }\n    - name: after\n      print: x\n`,
+      inv(),
+      {
+        modules: [h.mod],
+        onEvent: (e) => {
+          if (e.type === 'task_start' && e.task === 'first') h.release('b', 'first');
+          // a is let go only once b's failure is in.
+          if (resultOf(e, 'flaky', 'b')) h.release('a', 'first');
+        },
+      },
+    );
+    expect(fatal.results().map((r) => `${r.task}:${r.host}:${r.status}`)).toEqual(['first:b:ok', 'flaky:b:failed', 'first:a:ok']);
+    expect(fatal.exitCode).toBe(1);
+  });
+
+  test('run_once runs on the first host to get there; the others wait for its result and register it', async () => {
+    const h = await run(
+      `- hosts: all\n  strategy: free\n  tasks:\n    - name: once\n      run_once: true\n      shell: hostname\n      register: hn\n    - name: use\n      print: "{{ hn.stdout }}"\n`,
+      three(),
+      { expect: { a: [{ run: 'hostname', stdout: 'node-a\n' }] } },
+    );
+    expect(h.results('once').map((r) => r.host)).toEqual(['a']);
+    expect(h.results('use').map((r) => r.msg)).toEqual(['node-a', 'node-a', 'node-a']);
+  });
+
+  test('throttle and per_machine: serial still hold per task', async () => {
+    const inv = makeInventory({ cn: {}, dn: {}, other: {} });
+    inv.hosts.get('dn')!.address = inv.hosts.get('cn')!.address;
+    const serial = concurrencyProbe();
+    await run(`- hosts: all\n  strategy: free\n  tasks:\n    - probe: {}\n      per_machine: serial\n`, inv, { modules: [serial.mod] });
+    expect(serial.max()).toBe(2);
+    const throttled = concurrencyProbe();
+    await run(`- hosts: all\n  strategy: free\n  tasks:\n    - probe: {}\n      throttle: 1\n`, inv, { modules: [throttled.mod] });
+    expect(throttled.max()).toBe(1);
+    const forks = concurrencyProbe();
+    await run(`- hosts: all\n  strategy: free\n  tasks:\n    - probe: {}\n`, inv, { modules: [forks.mod], forks: 2 });
+    expect(forks.max()).toBe(2);
+  });
+
+  test('handlers run after every host is through, for the hosts that notified', async () => {
+    const h = await run(
+      `- hosts: all\n  strategy: free\n  tasks:\n    - name: change\n      shell: echo hi\n      when: inventory_hostname != "c"\n      notify: restart\n  handlers:\n    - name: restart\n      shell: echo restart\n`,
+      three(),
+      { expect: { a: [{ run: 'echo hi' }, { run: 'echo restart' }], b: [{ run: 'echo hi' }, { run: 'echo restart' }] } },
+    );
+    const seq = h.results().map((r) => `${r.task}:${r.host}`);
+    expect(seq.slice(-2).sort()).toEqual(['restart:a', 'restart:b']);
+    expect(seq.slice(0, 3).every((x) => x.startsWith('change:'))).toBe(true);
   });
 });
 
