@@ -841,7 +841,7 @@ export interface AuthPlan {
 }
 
 /** Decrypted keys, so a run with many hosts decrypts each key file once. */
-const keyCache = new Map<string, ParsedKey>();
+const keyCache = new Map<string, Promise<KeyLoad>>();
 
 /**
  * What to try, in OpenSSH's order: the key file, the agent, then the
@@ -895,35 +895,47 @@ async function authPlan(target: SshTarget): Promise<AuthPlan> {
   return plan;
 }
 
+/** What reading and parsing a key file gave: the key, or why not (turned into an error naming the host that asked). */
+type KeyLoad = { key: ParsedKey } | { unreadable: string } | { unusable: string };
+
 async function loadPrivateKey(target: SshTarget, file: string, passphrase: Secret | undefined): Promise<ParsedKey> {
   const cacheKey = `${file}\0${passphrase ? createHash('sha256').update(passphrase.reveal()).digest('hex') : ''}`;
-  const cached = keyCache.get(cacheKey);
-  if (cached) return cached;
-  let data: Buffer;
-  try {
-    data = await readFile(file);
-  } catch (err) {
-    throw new UnreachableError(`cannot read private key ${file} for ${where(target)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+  // The promise is what is cached: hosts dialed together share one read and one parse.
+  let loading = keyCache.get(cacheKey);
+  if (!loading) keyCache.set(cacheKey, (loading = readKey(file, passphrase)));
+  const loaded = await loading;
+  if ('key' in loaded) return loaded.key;
+  // A failure is not kept: the file may be fixed before the next connection.
+  if (keyCache.get(cacheKey) === loading) keyCache.delete(cacheKey);
+  if ('unreadable' in loaded) {
+    throw new UnreachableError(`cannot read private key ${file} for ${where(target)}: ${loaded.unreadable}`, {
       host: target.name,
       hint: 'check the host\'s private key path',
     });
   }
+  const reason = loaded.unusable;
+  const needsPassphrase = /encrypted|passphrase/i.test(reason);
+  throw new UnreachableError(`cannot use private key ${file} for ${where(target)}: ${reason}`, {
+    host: target.name,
+    hint: needsPassphrase
+      ? passphrase
+        ? 'the passphrase does not open this key; check the host\'s passphrase'
+        : 'the key is protected by a passphrase; give it as the host\'s passphrase'
+      : 'the file must be an OpenSSH, PEM or PuTTY private key',
+  });
+}
+
+async function readKey(file: string, passphrase: Secret | undefined): Promise<KeyLoad> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (err) {
+    return { unreadable: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
   const parsed = utils.parseKey(data, passphrase?.reveal());
   const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;
-  if (key === undefined || key instanceof Error) {
-    const reason = key instanceof Error ? key.message : 'no key found in the file';
-    const needsPassphrase = /encrypted|passphrase/i.test(reason);
-    throw new UnreachableError(`cannot use private key ${file} for ${where(target)}: ${reason}`, {
-      host: target.name,
-      hint: needsPassphrase
-        ? passphrase
-          ? 'the passphrase does not open this key; check the host\'s passphrase'
-          : 'the key is protected by a passphrase; give it as the host\'s passphrase'
-        : 'the file must be an OpenSSH, PEM or PuTTY private key',
-    });
-  }
-  keyCache.set(cacheKey, key);
-  return key;
+  if (key === undefined || key instanceof Error) return { unusable: key instanceof Error ? key.message : 'no key found in the file' };
+  return { key };
 }
 
 function expandHome(path: string): string {
