@@ -17,6 +17,13 @@
 // - diff: remote-files.ts loads it with require() only for --diff.
 // Everything else runbook imports at run time is plain JavaScript.
 //
+// string-width (imported by yargs, its cliui and listr2) builds an
+// Intl.Segmenter and compiles a regular expression of every emoji sequence
+// when it is loaded: 38 ms of every start, though only help text and the
+// terminal tree ever measure a string. In the bundle each import of it gets a
+// stand-in that loads the real module (the version that importer asked for)
+// on the first call.
+//
 // The simulated product packages (engine/lab/packages/*/) are not bundled:
 // they are separate programs, copied from dist/ into the archives they build.
 
@@ -44,4 +51,33 @@ await build({
   banner: { js: "import { createRequire as __runbookCreateRequire } from 'node:module'; const require = __runbookCreateRequire(import.meta.url);" },
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [loadedOnFirstCall('string-width')],
 });
+
+/**
+ * An esbuild plugin: every import of `name` gets a module whose default export
+ * requires the real one on its first call. esbuild wraps a module that is
+ * require()d in a function run on the first require, so the real module's
+ * top level waits until then.
+ * @param {string} name
+ * @returns {import('esbuild').Plugin}
+ */
+function loadedOnFirstCall(name) {
+  const namespace = `first-call-${name}`;
+  return {
+    name: namespace,
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`^${name}$`) }, async (args) => {
+        if (args.pluginData === namespace) return undefined;
+        const real = await b.resolve(name, { resolveDir: args.resolveDir, kind: args.kind, pluginData: namespace });
+        if (real.errors.length > 0) return { errors: real.errors };
+        return { path: real.path, namespace };
+      });
+      b.onLoad({ filter: /.*/, namespace }, (args) => ({
+        contents: `let real;\nexport default function firstCall(...a) {\n  real ??= require(${JSON.stringify(args.path)}).default;\n  return real(...a);\n}\n`,
+        resolveDir: root,
+        loader: 'js',
+      }));
+    },
+  };
+}

@@ -420,9 +420,7 @@ const cli = yargs(hideBin(process.argv))
           describe: 'wait for another run against this inventory to finish (optionally at most this many seconds) instead of refusing',
         })
         .option('verbose', { alias: 'v', type: 'boolean', describe: 'show registered data, progress and module logs' }),
-    // No handler here: `play` runs after parsing (below). yargs renders and
-    // keeps the whole help text whenever it calls a command's handler, in case
-    // the handler fails later; that was about 30 ms of every run.
+    wrap(cmdPlay),
   )
   .command('validate <playbook>', 'check a playbook and inventory without touching any host', playOptions, wrap(cmdValidate))
   .command(
@@ -444,7 +442,16 @@ const cli = yargs(hideBin(process.argv))
     wrap(cmdInventory),
   )
 ;
-const argv = await (lab ? cli.command(lab) : cli)
+// Right after calling a command's handler, yargs renders the command's whole
+// help text and keeps it, so that a failure coming later could print it: about
+// 55 ms of every run (string-width's start-up, and laying out every option).
+// Our .fail() never prints help, so nothing would ever read it. yargs has no
+// setting for this; its usage object is reached through its internal methods
+// (left alone, not broken, should a later yargs not have them).
+const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+
+await (lab ? cli.command(lab) : cli)
   .demandCommand(1, 'name a command; see runbook --help')
   .strict()
   .recommendCommands()
@@ -456,4 +463,3 @@ const argv = await (lab ? cli.command(lab) : cli)
     process.exit(2);
   })
   .parseAsync();
-if (argv._[0] === 'play') await wrap(cmdPlay)(argv);
