@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { defineModule, ok, type ModuleDef } from '../../../engine/api.js';
+import { defineModule, failed, ok, type ModuleDef } from '../../../engine/api.js';
 import { UnreachableError } from '../../../engine/errors.js';
 import { EventBus, type RunEvent } from '../../../engine/events.js';
 import type { Inventory } from '../../../engine/inventory/types.js';
@@ -302,7 +302,8 @@ function holds(): { mod: ModuleDef; release: (host: string, key: string) => void
     schema: z.object({ key: z.string() }).strict(),
     examples: [],
     async run(ctx, args) {
-      await gate(`${ctx.host.name}:${args.key}`).promise;
+      const aborted = new Promise<'aborted'>((r) => ctx.signal.addEventListener('abort', () => r('aborted'), { once: true }));
+      if ((await Promise.race([gate(`${ctx.host.name}:${args.key}`).promise, aborted])) === 'aborted') return failed('interrupted while held');
       return ok(`released ${args.key}`);
     },
   });
@@ -396,6 +397,27 @@ describe('free strategy', () => {
     const forks = concurrencyProbe();
     await run(`- hosts: all\n  strategy: free\n  tasks:\n    - probe: {}\n`, inv, { modules: [forks.mod], forks: 2 });
     expect(forks.max()).toBe(2);
+  });
+
+  test('an interrupt ends a free play with 130, and no host starts another task (one was waiting for the throttle)', async () => {
+    const h = holds();
+    const controller = new AbortController();
+    const r = await run(
+      `- hosts: all\n  strategy: free\n  tasks:\n    - name: one\n      hold: { key: one }\n      throttle: 1\n    - name: two\n      print: x\n`,
+      makeInventory({ a: {}, b: {}, c: {} }),
+      {
+        modules: [h.mod],
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'task_start' && e.task === 'one') h.release('a', 'one');
+          // a is through "one"; b holds the throttle's one place, c waits for it.
+          if (resultOf(e, 'one', 'a')) controller.abort(new Error('SIGINT'));
+        },
+      },
+    );
+    expect(r.exitCode).toBe(130);
+    expect(r.results('two')).toEqual([]);
+    expect(r.results('one').map((x) => x.host)).not.toContain('c');
   });
 
   test('handlers run after every host is through, for the hosts that notified', async () => {
