@@ -33,20 +33,36 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** A counting semaphore. */
+/**
+ * A counting semaphore: at most `size` holders at once; the others wait in
+ * order, and a leaving holder hands its place straight to the first of them.
+ * A wait ends with the signal's reason when the signal aborts.
+ */
 export class Semaphore {
-  private waiting: Array<() => void> = [];
+  private readonly waiting: Array<() => void> = [];
   private free: number;
 
   constructor(size: number) {
     this.free = size;
   }
 
-  async acquire(): Promise<() => void> {
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) throw signal.reason;
     if (this.free > 0) {
       this.free--;
     } else {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const admit = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.waiting.splice(this.waiting.indexOf(admit), 1);
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(admit);
+      });
     }
     let released = false;
     return () => {

@@ -16,7 +16,7 @@
 
 import { createHash } from 'node:crypto';
 import type { ModuleDef, ModuleResult } from './api.js';
-import { delay } from './concurrency.js';
+import { delay, Semaphore } from './concurrency.js';
 import type { Connection } from './connection/types.js';
 import { createModuleContext, type Prompter } from './context.js';
 import { InputError, InterruptedError, RunbookError, UnreachableError, errorMessage } from './errors.js';
@@ -266,8 +266,8 @@ class Scheduler {
   private async freeBatch(play: Play, tasks: Task[], batch: string[]): Promise<boolean> {
     const announced = new Set<Task>();
     const once = new Map<Task, Promise<Outcome>>();
-    const throttles = new Map<Task, Gate>();
-    const machines = new Map<string, Gate>();
+    const throttles = new Map<Task, Semaphore>();
+    const machines = new Map<string, Semaphore>();
     let fatal = false;
     const announce = (task: Task) => {
       if (announced.has(task)) return;
@@ -287,12 +287,12 @@ class Scheduler {
         }
         return;
       }
-      const gates: Gate[] = [];
+      const gates: Semaphore[] = [];
       if (task.throttle !== undefined) gates.push(gateFor(throttles, task, task.throttle));
       if (task.perMachine === 'serial') gates.push(gateFor(machines, `${this.id(task)}\0${machineKey(state.host)}`, 1));
       const releases: Array<() => void> = [];
       try {
-        for (const g of gates) releases.push(await g.enter(this.signal));
+        for (const g of gates) releases.push(await g.acquire(this.signal));
         this.checkInterrupted();
         await this.onHost(play, task, h);
       } finally {
@@ -822,44 +822,9 @@ export function batchesOf(hosts: string[], serial: number | string | undefined):
   return out;
 }
 
-/** At most `limit` holders at once; the others wait in order, and a leaving holder hands its place to the first of them. */
-class Gate {
-  private inside = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async enter(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) throw new InterruptedError('interrupted');
-    if (this.inside < this.limit) this.inside++;
-    else {
-      await new Promise<void>((resolve, reject) => {
-        const admit = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          this.waiting.splice(this.waiting.indexOf(admit), 1);
-          reject(new InterruptedError('interrupted'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(admit);
-      });
-    }
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.inside--;
-    };
-  }
-}
-
-function gateFor<K>(gates: Map<K, Gate>, key: K, limit: number): Gate {
+function gateFor<K>(gates: Map<K, Semaphore>, key: K, limit: number): Semaphore {
   let g = gates.get(key);
-  if (!g) gates.set(key, (g = new Gate(limit)));
+  if (!g) gates.set(key, (g = new Semaphore(limit)));
   return g;
 }
 
