@@ -420,6 +420,27 @@ describe('free strategy', () => {
     expect(r.results('one').map((x) => x.host)).not.toContain('c');
   });
 
+  test('serial batches still run one after another; inside a batch each host goes at its own pace', async () => {
+    const h = holds();
+    const r = await run(
+      `- hosts: all\n  strategy: free\n  serial: 2\n  tasks:\n    - name: one\n      hold: { key: one }\n    - name: two\n      print: x\n`,
+      makeInventory({ a: {}, b: {}, c: {}, d: {} }),
+      {
+        modules: [h.mod],
+        onEvent: (e) => {
+          // Each batch: its second host is let go only after its first host has finished both tasks.
+          if (e.type === 'play_start') h.release(e.hosts[0]!, 'one');
+          if (e.type === 'task_result' && e.task === 'two' && (e.host === 'a' || e.host === 'c')) h.release(e.host === 'a' ? 'b' : 'd', 'one');
+        },
+      },
+    );
+    expect(r.results().map((x) => `${x.task}:${x.host}`)).toEqual(['one:a', 'two:a', 'one:b', 'two:b', 'one:c', 'two:c', 'one:d', 'two:d']);
+    expect(r.events.filter((e) => e.type === 'play_start').map((e) => (e as { hosts: string[] }).hosts)).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+  });
+
   test('handlers run after every host is through, for the hosts that notified', async () => {
     const h = await run(
       `- hosts: all\n  strategy: free\n  tasks:\n    - name: change\n      shell: echo hi\n      when: inventory_hostname != "c"\n      notify: restart\n  handlers:\n    - name: restart\n      shell: echo restart\n`,
