@@ -4,7 +4,8 @@
 // zsh) only ever parses `exec sh -c '<one word>'`, so the command's meaning
 // never depends on which shell the account happens to have. Layers, from the
 // outside in:
-//   exec sh -c '<supervisor>'                (ssh only: process group + timeout)
+//   exec sh -c '<supervisor>'                (ssh only: a process group to kill,
+//                                            and a timeout when one is set)
 //   [sudo -n] sh [-l] -c '<script>'          (become, login shell)
 //   <script> = secret env read from stdin, cd, exports, then the command
 //              on its own lines
@@ -153,40 +154,71 @@ export function buildCommand(command: string, opts: CommandOptions = {}): string
 /** First line on stderr of a supervised command: the id of its process group. */
 export const PGID_MARKER = 'runbook-pgid:';
 
+/**
+ * How a supervised command gets a process group the controller can kill:
+ * - 'timeout': under timeout(1), which makes itself the head of a fresh
+ *   group (and also ends the command after the backstop).
+ * - 'session': the shell's own group. OpenSSH's sshd starts every session's
+ *   command in a new session (setsid), so the shell it runs already heads a
+ *   group of its own and can report `$$`; no extra processes are needed.
+ * - 'probe': the shell checks in /proc whether it heads its own group; if it
+ *   does it goes on as 'session' and says so on the marker line
+ *   ("runbook-pgid:<n> session"), otherwise it falls back to 'timeout'. The
+ *   transport probes with a connection's first commands and then uses the
+ *   form it learnt, since the server does the same for every session.
+ */
+export type GroupForm = 'timeout' | 'session' | 'probe';
+
 export interface SupervisedCommandOptions extends CommandOptions {
   /**
    * Seconds after which the host itself ends the command, as a backstop for
    * when the controller cannot (it vanished, the link is down). 0 = never.
    */
   backstopSeconds?: number | undefined;
+  /** Default 'timeout'. Only 'timeout' has a backstop, a group under sudo and a marker ahead of a login profile, so it is used whenever one of those is asked for. */
+  group?: GroupForm | undefined;
 }
+
+/** Shell: true when this shell heads its own process group. Reads /proc with builtins only; false where there is no /proc. Clobbers $l and the positional parameters. */
+const HEADS_OWN_GROUP = `{ read -r l </proc/$$/stat; } 2>/dev/null && set -- \${l##*) } && [ "$3" = "$$" ]`;
+
+const NO_TIMEOUT = `command -v timeout >/dev/null 2>&1 || { echo 'runbook: this host has no timeout command (GNU coreutils), which runbook needs to stop commands' >&2; exit 127; }`;
 
 /**
  * The command under a supervisor that lets the controller stop it for real.
  *
  * OpenSSH ignores or mishandles channel "signal" requests, and closing the
- * channel leaves a quiet `sleep 300` running. So the command runs under
- * timeout(1), which makes itself the head of a fresh process group, and the
- * first thing timeout's child does is print that group's id ($PPID, timeout
- * itself) as the first line of stderr: "runbook-pgid:<n>". Printed from
- * there, the group already exists when the controller learns its id, and the
- * line comes before anything a login profile might print. The transport
- * strips the line and, to stop the command, kills the whole group from a
- * second channel (buildKillCommand).
+ * channel leaves a quiet `sleep 300` running. So the command runs at the head
+ * of a process group of its own, and the first thing on its stderr is that
+ * group's id: "runbook-pgid:<n>". Printed from inside the group, the group
+ * already exists when the controller learns its id, and the line comes
+ * before anything a login profile might print. The transport strips the
+ * line and, to stop the command, kills the whole group from a second
+ * channel (buildKillCommand). See GroupForm for where the group comes from.
  *
  * With become the supervisor itself runs under sudo, so the group belongs to
  * root and a root `kill` (also via sudo) can end every process in it.
  */
 export function buildSupervisedCommand(command: string, opts: SupervisedCommandOptions = {}): string {
   const backstop = Math.max(0, Math.ceil(opts.backstopSeconds ?? 0));
-  const run = shellInvocation(buildScript(command, opts), { loginShell: opts.loginShell });
+  const script = buildScript(command, opts);
+  const form = backstop > 0 || opts.become || opts.loginShell ? 'timeout' : (opts.group ?? 'timeout');
+  const session = `printf '${PGID_MARKER}%s session\\n' "$$" >&2`;
+  if (form === 'session') return `exec sh -c ${quote(`${session}\n${script}`)}`;
   // "$@" carries the real invocation, so the script is quoted once more only
   // by the outer layer, not by this one too.
   const reportGroup = quote(`printf '${PGID_MARKER}%s\\n' "$PPID" >&2; exec "$@"`);
-  const supervisor = [
-    `command -v timeout >/dev/null 2>&1 || { echo 'runbook: this host has no timeout command (GNU coreutils), which runbook needs to stop commands' >&2; exit 127; }`,
-    `exec timeout -k 5 ${backstop} sh -c ${reportGroup} runbook-supervisor ${run}`,
-  ].join('\n');
+  if (form === 'probe') {
+    const probe = [
+      's=$1',
+      `if ${HEADS_OWN_GROUP}; then ${session}; exec sh -c "$s"; fi`,
+      NO_TIMEOUT,
+      `exec timeout -k 5 0 sh -c ${reportGroup} runbook-supervisor sh -c "$s"`,
+    ].join('\n');
+    return `exec sh -c ${quote(probe)} runbook-supervisor ${quote(script)}`;
+  }
+  const run = shellInvocation(script, { loginShell: opts.loginShell });
+  const supervisor = [NO_TIMEOUT, `exec timeout -k 5 ${backstop} sh -c ${reportGroup} runbook-supervisor ${run}`].join('\n');
   return opts.become ? `exec sh -c ${quote(`exec sudo -n sh -c ${quote(supervisor)}`)}` : `exec sh -c ${quote(supervisor)}`;
 }
 
@@ -233,6 +265,8 @@ export class PgidMarkerParser {
   #pendingBytes = 0;
   #done = false;
   pgid: number | undefined;
+  /** The marker said the group is the session's own (the 'session' form, or 'probe' that found it so). */
+  session = false;
 
   /** Returns the bytes that belong to the command's stderr (maybe empty). */
   push(chunk: Buffer): Buffer {
@@ -248,9 +282,10 @@ export class PgidMarkerParser {
       return Buffer.alloc(0);
     }
     const firstLine = joined.subarray(0, newline).toString('latin1');
-    const match = firstLine.startsWith(PGID_MARKER) ? /^\d+$/.exec(firstLine.slice(PGID_MARKER.length)) : null;
+    const match = firstLine.startsWith(PGID_MARKER) ? /^(\d+)( session)?$/.exec(firstLine.slice(PGID_MARKER.length)) : null;
     if (match) {
-      this.pgid = Number(match[0]);
+      this.pgid = Number(match[1]);
+      this.session = match[2] !== undefined;
       return this.#finish(joined.subarray(newline + 1));
     }
     return this.#finish(joined);

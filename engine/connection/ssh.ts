@@ -91,6 +91,8 @@ export interface SshStats {
   peakChannels: number;
   /** Channel opens the server refused and runbook retried. */
   channelOpenRetries: number;
+  /** How this server's commands get a process group to kill; undefined until a command has shown it. */
+  groupForm: 'session' | 'timeout' | undefined;
 }
 
 export const DEFAULT_MAX_CHANNELS = 8;
@@ -115,6 +117,13 @@ export class SshConnection implements Connection {
   #lost: UnreachableError | undefined;
   #closing: Promise<void> | undefined;
   #channelRetries = 0;
+  /**
+   * Where a command's process group comes from on this server (see GroupForm
+   * in command.ts): unknown until a probing command has reported it. OpenSSH
+   * gives every session its own, which saves a timeout(1) and two shells per
+   * command (about 3 ms of the host's CPU and 8 ms of latency on the lab).
+   */
+  #groupForm: 'session' | 'timeout' | undefined;
 
   private constructor(target: SshTarget, client: SshClient, maxChannels: number) {
     this.target = target;
@@ -217,7 +226,7 @@ export class SshConnection implements Connection {
   }
 
   get stats(): SshStats {
-    return { openChannels: this.#slots.inUse, peakChannels: this.#slots.peak, channelOpenRetries: this.#channelRetries };
+    return { openChannels: this.#slots.inUse, peakChannels: this.#slots.peak, channelOpenRetries: this.#channelRetries, groupForm: this.#groupForm };
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -225,9 +234,13 @@ export class SshConnection implements Connection {
     const what = `command on ${this.target.name}`;
     if (signal?.aborted) throw abortError(signal, what);
     this.#assertUsable();
+    const group = this.#groupForm ?? 'probe';
+    // Only the plain form probes: timeout, sudo and a login shell always use timeout(1).
+    const probing = group === 'probe' && !opts.become && !opts.loginShell && opts.timeoutMs === undefined;
     const line = buildSupervisedCommand(command, {
       ...opts,
       backstopSeconds: opts.timeoutMs !== undefined ? opts.timeoutMs / 1000 + BACKSTOP_MARGIN_S : 0,
+      group,
     });
     // Secret environment values first (the script reads them), then the command's own input.
     const input = commandInput(opts);
@@ -249,7 +262,7 @@ export class SshConnection implements Connection {
       release();
       throw err;
     }
-    return this.#runChannel(channel, exitStatus!, release, input, opts, started);
+    return this.#runChannel(channel, exitStatus!, release, input, opts, started, probing);
   }
 
   #runChannel(
@@ -259,6 +272,7 @@ export class SshConnection implements Connection {
     input: string | Buffer | undefined,
     opts: ExecOptions,
     started: number,
+    probing = false,
   ): Promise<ExecResult> {
     const { signal } = opts;
     const what = `command on ${this.target.name}`;
@@ -292,6 +306,11 @@ export class SshConnection implements Connection {
       });
       channel.stderr.on('data', (chunk: Buffer) => {
         stderr.push(marker.push(chunk));
+        // A probing command's marker tells which form this server needs.
+        if (probing && marker.pgid !== undefined) {
+          probing = false;
+          this.#groupForm ??= marker.session ? 'session' : 'timeout';
+        }
         killIfKnown();
       });
       channel.on('error', () => undefined);

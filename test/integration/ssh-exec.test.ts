@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshConnection } from '../../engine/connection/ssh.js';
 import { UnreachableError } from '../../engine/errors.js';
@@ -163,6 +164,30 @@ describe('stopping a remote command', () => {
     const reason = new Error('stop it');
     controller.abort(reason);
     await expect(running).rejects.toBe(reason);
+    expect(processesMatching(sleep.marker)).toEqual([]);
+  });
+
+  it("learns that OpenSSH gives each command a session of its own, and stops a command's whole group through it", async () => {
+    const fresh = await SshConnection.connect(sshTarget(sshd!));
+    extraConnections.push(fresh);
+    expect(fresh.stats.groupForm).toBeUndefined();
+    // The first command probes; its own group id is the shell's pid.
+    const first = await fresh.exec('echo "$$"; read -r l </proc/$$/stat; set -- ${l##*) }; echo "$3"');
+    const [pid, group] = first.stdout.trim().split('\n');
+    expect(group).toBe(pid);
+    expect(first.stderr).toBe('');
+    expect(fresh.stats.groupForm).toBe('session');
+
+    const sleep = uniqueSleep();
+    const controller = new AbortController();
+    const running = fresh.exec(`${sleep.command} & ${sleep.command}; echo never`, { signal: controller.signal });
+    await waitFor(() => processesRunning(sleep.marker).length === 2, 5000);
+    // No timeout(1) in between: the sleeps' parent is the shell sshd started.
+    const parents = processesRunning(sleep.marker).map((p) => readFileSync(`/proc/${p}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]);
+    expect(new Set(parents).size).toBe(1);
+    expect(readFileSync(`/proc/${parents[0]}/cmdline`, 'latin1').split('\0')[0]).toBe('sh');
+    controller.abort(new Error('stop it'));
+    await expect(running).rejects.toThrow('stop it');
     expect(processesMatching(sleep.marker)).toEqual([]);
   });
 

@@ -275,6 +275,18 @@ describe('PgidMarkerParser', () => {
     expect(other.push(Buffer.from('runbook-pgid:12x\nmore')).toString()).toBe('runbook-pgid:12x\nmore');
     expect(other.pgid).toBeUndefined();
   });
+
+  it('tells a session group from a timeout group, and nothing else counts as either', () => {
+    const session = new PgidMarkerParser();
+    expect(session.push(Buffer.from('runbook-pgid:77 session\nerr')).toString()).toBe('err');
+    expect([session.pgid, session.session]).toEqual([77, true]);
+    const plain = new PgidMarkerParser();
+    plain.push(Buffer.from('runbook-pgid:78\n'));
+    expect([plain.pgid, plain.session]).toEqual([78, false]);
+    const odd = new PgidMarkerParser();
+    expect(odd.push(Buffer.from('runbook-pgid:79 sessions\n')).toString()).toBe('runbook-pgid:79 sessions\n');
+    expect(odd.pgid).toBeUndefined();
+  });
 });
 
 /** Spawns a supervised command the way sshd would and resolves once the marker is seen. */
@@ -291,8 +303,13 @@ afterAll(() => {
   }
 });
 
-function startSupervised(line: string) {
-  const child = spawn('/bin/bash', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `detached` starts bash in a session of its own, as sshd starts every
+ * session's command; without it bash shares the test runner's group, as under
+ * a server that does not.
+ */
+function startSupervised(line: string, how: { detached?: boolean } = {}) {
+  const child = spawn('/bin/bash', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'], detached: how.detached === true });
   const parser = new PgidMarkerParser();
   let stderr = '';
   let stdout = '';
@@ -310,7 +327,7 @@ function startSupervised(line: string) {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),
   );
-  return { child, pgid, exited, output: () => ({ stdout, stderr }) };
+  return { child, pgid, exited, parser, output: () => ({ stdout, stderr }) };
 }
 
 /** Live (not zombie) processes in a process group, read from /proc. */
@@ -382,6 +399,54 @@ describe('buildSupervisedCommand', () => {
     const out = spawnSync('/bin/bash', ['-c', line], { env: { PATH: process.env.PATH ?? '', HOME: workDir } });
     expect(out.stdout.toString().split('\0').slice(0, -1)).toEqual(HOSTILE);
     expect(out.stderr.toString()).toMatch(/^runbook-pgid:\d+\n$/);
+  });
+
+  describe('in the session\'s own group', () => {
+    it('session: reports the shell\'s own group, runs the command with its options, and a kill ends the group', async () => {
+      const run = startSupervised(buildSupervisedCommand(`pwd; printf '%s' "$A" >&2; sleep 300 & sleep 301`, { cwd: '/tmp', env: { A: `it's` }, group: 'session' }), {
+        detached: true,
+      });
+      const pgid = await run.pgid;
+      expect(pgid).toBe(run.child.pid);
+      expect(run.parser.session).toBe(true);
+      // bash exec'd sh, which runs the two sleeps: no timeout(1), no further shells.
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 3, 5000)).toBe(true);
+      expect(spawnSync('/bin/dash', ['-c', buildKillCommand(pgid)]).status).toBe(0);
+      expect((await run.exited).signal).toBe('SIGTERM');
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 0, 5000)).toBe(true);
+      expect(run.output()).toEqual({ stdout: '/tmp\n', stderr: `it's` });
+    });
+
+    it('probe: finds the session group where the shell heads one', async () => {
+      const run = startSupervised(buildSupervisedCommand(`echo "$A"; sleep 300`, { env: { A: 'x y' }, group: 'probe' }), { detached: true });
+      const pgid = await run.pgid;
+      expect([pgid, run.parser.session]).toEqual([run.child.pid, true]);
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 2, 5000)).toBe(true);
+      spawnSync('/bin/dash', ['-c', buildKillCommand(pgid)]);
+      await run.exited;
+      expect(run.output().stdout).toBe('x y\n');
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 0, 5000)).toBe(true);
+    });
+
+    it('probe: falls back to timeout(1) where the shell shares its group with others', async () => {
+      const run = startSupervised(buildSupervisedCommand(`echo "$A"; sleep 300`, { env: { A: 'x y' }, group: 'probe' }));
+      const pgid = await run.pgid;
+      expect(run.parser.session).toBe(false);
+      // timeout heads the new group; it is not the test runner's.
+      expect(pgid).not.toBe(process.pid);
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 3, 5000)).toBe(true);
+      spawnSync('/bin/dash', ['-c', buildKillCommand(pgid)]);
+      await run.exited;
+      expect(run.output().stdout).toBe('x y\n');
+      expect(await waitUntil(() => liveProcessesInGroup(pgid).length === 0, 5000)).toBe(true);
+    });
+
+    it('keeps timeout(1) whenever a backstop, become or a login shell is asked for', () => {
+      for (const extra of [{ backstopSeconds: 5 }, { become: true }, { loginShell: true }]) {
+        expect(buildSupervisedCommand('true', { group: 'session', ...extra })).toMatch(/exec timeout -k 5 \d+ sh -c/);
+      }
+      expect(buildSupervisedCommand('true', { group: 'session' })).not.toMatch(/timeout/);
+    });
   });
 
   it('refuses nonsense process group ids', () => {
