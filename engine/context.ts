@@ -35,8 +35,20 @@ export interface ContextOptions {
   runCache?: Map<string, unknown> | undefined;
 }
 
+/**
+ * Transfer progress is passed on at most every PROGRESS_INTERVAL_MS, or when
+ * another PROGRESS_STEP of the transfer is done, whichever comes first; the
+ * first and last reports always. Modules report every chunk they send (400
+ * times for 100 MB), and each event is a line of NDJSON on stdout: on the
+ * bench's cold 30-host run that was 12,000 lines the user never needed.
+ */
+const PROGRESS_INTERVAL_MS = 100;
+const PROGRESS_STEP = 0.05;
+
 export function createModuleContext(o: ContextOptions): ModuleContext {
   const baseDir = o.baseDir ?? process.cwd();
+  /** The last progress passed on, per transfer label. */
+  const lastProgress = new Map<string | undefined, { at: number; bytes: number }>();
   const signal = o.signal ?? new AbortController().signal;
   const conn = (): Connection => {
     if (!o.conn) throw new RunbookError(`this module runs on the controller and has no connection to ${o.host.name}`);
@@ -82,7 +94,14 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     },
     mask: (text) => secretMasker.mask(text),
     log: (message) => o.onEvent?.({ type: 'log', host: o.host.name, message: secretMasker.mask(message) }),
-    progress: (p) => o.onEvent?.({ type: 'progress', host: o.host.name, ...p }),
+    progress: (p) => {
+      const now = performance.now();
+      const last = lastProgress.get(p.label);
+      const due = last === undefined || p.bytes >= p.total || p.bytes < last.bytes || now - last.at >= PROGRESS_INTERVAL_MS || p.bytes - last.bytes >= p.total * PROGRESS_STEP;
+      if (!due) return;
+      lastProgress.set(p.label, { at: now, bytes: p.bytes });
+      o.onEvent?.({ type: 'progress', host: o.host.name, ...p });
+    },
     runCache: o.runCache ?? new Map(),
   };
 }
