@@ -27,7 +27,9 @@ const schema = z
       .int()
       .positive()
       .default(50)
-      .describe('Milliseconds before the second probe; each wait then grows ×1.5, up to 2 s (so a port that opens after t is seen by 1.5 t + 50 ms until the waits reach 2 s).'),
+      .describe(
+        'Milliseconds between probes. From the controller a probe is one TCP connect, so for the first second they come every interval (a port that opens then is seen within interval ms) and only then do the waits grow ×1.5, up to 2 s. From the target each probe is a command on the host, so the waits grow ×1.5 from the second one.',
+      ),
     log_tail: z.string().optional().describe("A log file on the target whose last lines are shown when the wait fails (the service's log)."),
     log_lines: z.coerce.number().int().positive().default(20).describe('How many lines of log_tail to show.'),
   })
@@ -36,6 +38,19 @@ const schema = z
 type Args = z.output<typeof schema>;
 
 const MAX_DELAY_MS = 2000;
+/** How long controller probes keep the first interval before backing off. */
+const STEADY_MS = 1000;
+
+/**
+ * The wait before the next probe. A service usually opens its port within
+ * the first second, and backing off ×1.5 from 50 ms at once saw a port that
+ * opened at 130 ms only at 237 ms; controller probes are cheap, so they keep
+ * the interval for that first second.
+ */
+export function nextDelay(delay: number, elapsedMs: number, interval: number, from: 'controller' | 'target'): number {
+  if (from === 'controller' && elapsedMs < STEADY_MS) return interval;
+  return Math.min(delay * 1.5, MAX_DELAY_MS);
+}
 /** One connection attempt never waits longer than this, so a filtered port still gets retried. */
 const ATTEMPT_MS = 3000;
 
@@ -210,7 +225,7 @@ export default defineModule({
       if (Date.now() >= deadline) break;
       await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), ctx.signal);
       if (ctx.signal.aborted) return interrupted();
-      delay = Math.min(delay * 1.5, MAX_DELAY_MS);
+      delay = nextDelay(delay, Date.now() - start, a.interval, a.from);
     }
     const elapsed = Date.now() - start;
     const head = want

@@ -11,7 +11,7 @@ import { Secret } from '../../../engine/api.js';
 import { createModuleContext } from '../../../engine/context.js';
 import { runModuleCases } from '../../support/module-cases.js';
 import run from '../../../modules/run.js';
-import waitPort from '../../../modules/wait-port.js';
+import waitPort, { nextDelay } from '../../../modules/wait-port.js';
 import processModule from '../../../modules/process.js';
 import facts from '../../../modules/facts.js';
 import cliSql from '../../../modules/cli-sql.js';
@@ -135,6 +135,31 @@ describe('cli-sql: passwords never show', () => {
     const r = await runWith(cliSql, { dialect: 'iotdb', statements: 'show cluster', timeout: 3 }, conn);
     expect(r).toMatchObject({ status: 'failed', msg: 'IoTDB client timed out after 3 s on "show cluster"' });
     expect(conn.executed[0]!.opts.timeoutMs).toBe(3000);
+  });
+});
+
+describe('wait-port: the waits between probes', () => {
+  /** The probe times a schedule gives while nothing answers, up to `untilMs`. */
+  const probeTimes = (from: 'controller' | 'target', interval: number, untilMs: number): number[] => {
+    const times = [0];
+    let delay = interval;
+    for (let t = delay; t <= untilMs; t += delay) {
+      times.push(t);
+      delay = nextDelay(delay, t, interval, from);
+    }
+    return times;
+  };
+
+  test('from the controller: every interval for the first second, then ×1.5 up to 2 s', () => {
+    const times = probeTimes('controller', 50, 10_000);
+    expect(times.slice(0, 21)).toEqual(Array.from({ length: 21 }, (_, i) => i * 50));
+    const waits = times.slice(1).map((t, i) => t - times[i]!);
+    expect(waits.slice(20, 23)).toEqual([75, 112.5, 168.75]);
+    expect(Math.max(...waits)).toBe(2000);
+  });
+
+  test('from the target (a command per probe): ×1.5 from the second wait', () => {
+    expect(probeTimes('target', 50, 700)).toEqual([0, 50, 125, 237.5, 406.25, 659.375]);
   });
 });
 
