@@ -63,6 +63,17 @@ describe('upload', () => {
     expect(progress.at(-1)).toEqual({ bytes: 17, total: 17 });
   });
 
+  it('fills a new file, an empty one and a longer one alike; an existing file keeps its inode', async () => {
+    // New and empty files are written without O_TRUNC (see uploadScript), a file with content by truncating it.
+    const empty = remote('was-empty');
+    const longer = remote('was-longer');
+    expect((await conn.exec(`: > ${empty}; printf '%0200d' 0 > ${longer}`)).exitCode).toBe(0);
+    const inodes = [statSync(empty).ino, statSync(longer).ino];
+    for (const path of [remote('was-absent'), empty, longer]) await conn.upload(Buffer.from('new content\n'), path);
+    for (const path of [remote('was-absent'), empty, longer]) expect(readFileSync(path, 'utf8')).toBe('new content\n');
+    expect([statSync(empty).ino, statSync(longer).ino]).toEqual(inodes);
+  });
+
   it('sets modes the server umask would strip', async () => {
     await conn.upload(Buffer.from('#!/bin/sh\n'), remote('tool.sh'), { mode: 0o775 });
     expect(statSync(remote('tool.sh')).mode & 0o777).toBe(0o775);
