@@ -350,9 +350,13 @@ describe('a TDengine cluster on lab hosts', () => {
       [ep('node3'), 'follower', 'ready'],
     ]);
     // The cluster keeps answering, through any dnode, and sees node1 gone.
-    const dnodes = await waitFor('show dnodes to see node1 offline', async () => {
+    // A new leader knows a dnode as ready only once that dnode's next status
+    // message has reached it (statusInterval), and until then lists it as
+    // offline like node1: wait for node1 offline and the other three ready.
+    const dnodes = await waitFor('show dnodes to see node1 offline and the others ready', async () => {
       const { table } = await taos('node4', 'show dnodes', 'node4');
-      return table.rows.find((row) => row.endpoint === ep('node1'))?.status === 'offline' ? table : undefined;
+      const offline = table.rows.find((row) => row.endpoint === ep('node1'))?.status === 'offline';
+      return offline && table.rows.filter((row) => row.status === 'ready').length === 3 ? table : undefined;
     });
     expect(dnodes.rows.filter((row) => row.status === 'ready').map((row) => row.endpoint)).toEqual([ep('node2'), ep('node3'), ep('node4')]);
     expect((await lab.sshExec('node2', 'grep -c "mnode is the leader" /data/taos/log/taosdlog.0')).stdout.trim()).toBe('1');
