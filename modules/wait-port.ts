@@ -51,6 +51,7 @@ export function nextDelay(delay: number, elapsedMs: number, interval: number, fr
   if (from === 'controller' && elapsedMs < STEADY_MS) return interval;
   return Math.min(delay * 1.5, MAX_DELAY_MS);
 }
+
 /** One connection attempt never waits longer than this, so a filtered port still gets retried. */
 const ATTEMPT_MS = 3000;
 

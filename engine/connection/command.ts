@@ -184,6 +184,12 @@ const HEADS_OWN_GROUP = `{ read -r l </proc/$$/stat; } 2>/dev/null && set -- \${
 
 const NO_TIMEOUT = `command -v timeout >/dev/null 2>&1 || { echo 'runbook: this host has no timeout command (GNU coreutils), which runbook needs to stop commands' >&2; exit 127; }`;
 
+/** The form buildSupervisedCommand uses: 'timeout' whenever a backstop, become or a login shell needs it, else the one asked for. */
+export function groupFormFor(opts: SupervisedCommandOptions): GroupForm {
+  const backstop = Math.max(0, Math.ceil(opts.backstopSeconds ?? 0));
+  return backstop > 0 || opts.become || opts.loginShell ? 'timeout' : (opts.group ?? 'timeout');
+}
+
 /**
  * The command under a supervisor that lets the controller stop it for real.
  *
@@ -202,7 +208,7 @@ const NO_TIMEOUT = `command -v timeout >/dev/null 2>&1 || { echo 'runbook: this 
 export function buildSupervisedCommand(command: string, opts: SupervisedCommandOptions = {}): string {
   const backstop = Math.max(0, Math.ceil(opts.backstopSeconds ?? 0));
   const script = buildScript(command, opts);
-  const form = backstop > 0 || opts.become || opts.loginShell ? 'timeout' : (opts.group ?? 'timeout');
+  const form = groupFormFor(opts);
   const session = `printf '${PGID_MARKER}%s session\\n' "$$" >&2`;
   if (form === 'session') return `exec sh -c ${quote(`${session}\n${script}`)}`;
   // "$@" carries the real invocation, so the script is quoted once more only

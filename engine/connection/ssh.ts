@@ -31,6 +31,8 @@ import {
   abortError,
   buildKillCommand,
   buildSupervisedCommand,
+  groupFormFor,
+  type SupervisedCommandOptions,
   commandInput,
   DEFAULT_MAX_OUTPUT_BYTES,
   explainSudoFailure,
@@ -234,14 +236,14 @@ export class SshConnection implements Connection {
     const what = `command on ${this.target.name}`;
     if (signal?.aborted) throw abortError(signal, what);
     this.#assertUsable();
-    const group = this.#groupForm ?? 'probe';
-    // Only the plain form probes: timeout, sudo and a login shell always use timeout(1).
-    const probing = group === 'probe' && !opts.become && !opts.loginShell && opts.timeoutMs === undefined;
-    const line = buildSupervisedCommand(command, {
+    const supervised: SupervisedCommandOptions = {
       ...opts,
       backstopSeconds: opts.timeoutMs !== undefined ? opts.timeoutMs / 1000 + BACKSTOP_MARGIN_S : 0,
-      group,
-    });
+      group: this.#groupForm ?? 'probe',
+    };
+    // A command with a timeout, become or a login shell uses timeout(1) whatever was asked, and tells nothing.
+    const probing = groupFormFor(supervised) === 'probe';
+    const line = buildSupervisedCommand(command, supervised);
     // Secret environment values first (the script reads them), then the command's own input.
     const input = commandInput(opts);
     const started = performance.now();
