@@ -1,14 +1,24 @@
 #!/usr/bin/env node
 // The second half of `npm run build`: after tsc has compiled everything into
 // dist/, bundle the CLI (dist/bin/cli.js, everything it imports and the
-// dependencies those import) into a few files under dist/bundle/, which is
-// what bin/runbook runs.
+// dependencies those import) into one CommonJS file, dist/bundle/cli.cjs,
+// which is what bin/runbook runs.
 //
-// Why: Node resolves, reads and compiles every ES module file on its own, and
-// `runbook play` imported 226 of ours plus its dependencies' files. Bundled,
-// the bench's warm rerun on six hosts reached its first event after 522 ms
-// instead of 639 ms (median of 7). The bundle keeps the CLI's lazy imports: each command's
-// code is a chunk of its own, loaded only when that command runs.
+// Why one file: Node resolves, reads and compiles every ES module file on its
+// own, and `runbook play` imported 226 of ours plus its dependencies' files.
+// Bundled as ES module chunks, the bench's warm rerun on six hosts reached its
+// first event after 522 ms instead of 639 ms (median of 7).
+//
+// Why CommonJS: Node 20 keeps no compiled code for ES modules between runs,
+// but compiles a CommonJS script through vm.Script, which takes and produces
+// V8's code cache. bin/runbook keeps that cache per command under
+// ~/.runbook/cache/v8/; with it, `runbook play` on six hosts reached its first
+// event after 282 ms instead of 408 ms with the ES module chunks (334 ms as
+// one CommonJS file without the cache; medians of 7). The lazy imports stay
+// lazy: esbuild wraps each lazily imported module in a function that runs on
+// the first import, so `play` still never runs the lab's code. Every import()
+// becomes a require() (`dynamic-import: false`): a script compiled by
+// vm.Script has no way to load an ES module.
 //
 // Left out of the bundle, and loaded from node_modules as usual:
 // - ssh2 (and cpu-features, which it loads): it finds its compiled crypto
@@ -39,16 +49,17 @@ rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: ['dist/bin/cli.js'],
-  outdir,
+  outfile: join(outdir, 'cli.cjs'),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
+  supported: { 'dynamic-import': false },
   external: ['ssh2', 'cpu-features', 'diff'],
-  // CommonJS dependencies (handlebars, yaml's, yargs') call require() for Node's
-  // own modules; an ES module has no require of its own, so each chunk gets one.
-  banner: { js: "import { createRequire as __runbookCreateRequire } from 'node:module'; const require = __runbookCreateRequire(import.meta.url);" },
+  // Our code finds the package root (engine/paths.ts) and loads diff relative
+  // to its own file; in the bundle that file is cli.cjs.
+  define: { 'import.meta.url': '__runbookFileUrl' },
+  banner: { js: "var __runbookFileUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [loadedOnFirstCall('string-width')],

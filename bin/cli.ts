@@ -391,75 +391,82 @@ const COMMANDS = ['play', 'validate', 'list', 'modules', 'inventory'];
 // and suggestions are the same as with it (a mistyped or missing command
 // still gets every command, lab included).
 const commandWord = hideBin(process.argv).find((a) => !a.startsWith('-'));
-const lab = commandWord !== undefined && COMMANDS.includes(commandWord) ? undefined : (await import('./lab.js')).labCommand(wrap);
 
-const cli = yargs(hideBin(process.argv))
-  .scriptName('runbook')
-  .usage('runbook <command> [options]\n\nRuns YAML playbooks of typed task modules against inventories of hosts over SSH.')
-  .command(
-    'play <playbook>',
-    'run a playbook',
-    (y) =>
-      playOptions(y)
-        .option('tags', { alias: 't', type: 'string', array: true, describe: 'only tasks with one of these tags' })
-        .option('skip-tags', { type: 'string', array: true, describe: 'skip tasks with any of these tags' })
-        .option('check', { alias: 'C', type: 'boolean', describe: 'report what would change, change nothing' })
-        .option('diff', { alias: 'D', type: 'boolean', describe: 'show differences in changed files' })
-        .option('forks', { alias: 'f', type: 'number', describe: 'hosts in parallel (default 50)' })
-        .option('task-timeout', { type: 'number', describe: 'seconds any task may run unless it sets timeout: (default 3600; 0: no limit)' })
-        .option('yes', { type: 'boolean', describe: 'confirm destructive operations' })
-        .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
-        .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal (one that reports its width), plain otherwise' })
-        .option('accept-new-host-keys', { type: 'boolean', describe: 'record unknown SSH host keys (changed keys are always refused)' })
-        .option('resume', {
-          type: 'string',
-          describe: 'skip what an earlier run (the last one of this playbook and inventory, or the run id given) already did; refused if a file changed',
-        })
-        .option('wait-lock', {
-          type: 'string',
-          describe: 'wait for another run against this inventory to finish (optionally at most this many seconds) instead of refusing',
-        })
-        .option('verbose', { alias: 'v', type: 'boolean', describe: 'show registered data, progress and module logs' }),
-    wrap(cmdPlay),
-  )
-  .command('validate <playbook>', 'check a playbook and inventory without touching any host', playOptions, wrap(cmdValidate))
-  .command(
-    'list',
-    'built-in playbooks with their descriptions and tags',
-    (y) => y.option('inventory', { alias: 'i', type: 'string', describe: 'only the playbooks for this inventory\'s product' }),
-    wrap(cmdList),
-  )
-  .command(
-    'modules [name]',
-    'module documentation, generated from the modules\' schemas',
-    (y) => y.positional('name', { type: 'string' }),
-    wrap(cmdModules),
-  )
-  .command(
-    'inventory',
-    'show the normalised hosts, groups and vars (secrets masked)',
-    (y) => y.option('inventory', { alias: 'i', type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
-    wrap(cmdInventory),
-  )
-;
-// Right after calling a command's handler, yargs renders the command's whole
-// help text and keeps it, so that a failure coming later could print it: about
-// 55 ms of every run (string-width's start-up, and laying out every option).
-// Our .fail() never prints help, so nothing would ever read it. yargs has no
-// setting for this; its usage object is reached through its internal methods
-// (left alone, not broken, should a later yargs not have them).
-const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
-if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+// A function, not top-level code: the bundle bin/runbook loads is CommonJS
+// (see bin/bundle.mjs), which has no top-level await.
+async function main(): Promise<void> {
+  const lab = commandWord !== undefined && COMMANDS.includes(commandWord) ? undefined : (await import('./lab.js')).labCommand(wrap);
 
-await (lab ? cli.command(lab) : cli)
-  .demandCommand(1, 'name a command; see runbook --help')
-  .strict()
-  .recommendCommands()
-  .help()
-  .wrap(Math.min(110, process.stdout.columns || 100))
-  .fail((msg, err) => {
-    if (err) fail(err);
-    process.stderr.write(`runbook: ${msg}\nrun "runbook --help" for usage\n`);
-    process.exit(2);
-  })
-  .parseAsync();
+  const cli = yargs(hideBin(process.argv))
+    .scriptName('runbook')
+    .usage('runbook <command> [options]\n\nRuns YAML playbooks of typed task modules against inventories of hosts over SSH.')
+    .command(
+      'play <playbook>',
+      'run a playbook',
+      (y) =>
+        playOptions(y)
+          .option('tags', { alias: 't', type: 'string', array: true, describe: 'only tasks with one of these tags' })
+          .option('skip-tags', { type: 'string', array: true, describe: 'skip tasks with any of these tags' })
+          .option('check', { alias: 'C', type: 'boolean', describe: 'report what would change, change nothing' })
+          .option('diff', { alias: 'D', type: 'boolean', describe: 'show differences in changed files' })
+          .option('forks', { alias: 'f', type: 'number', describe: 'hosts in parallel (default 50)' })
+          .option('task-timeout', { type: 'number', describe: 'seconds any task may run unless it sets timeout: (default 3600; 0: no limit)' })
+          .option('yes', { type: 'boolean', describe: 'confirm destructive operations' })
+          .option('force', { type: 'boolean', describe: 'playbook-specific: redeploy, kill at once, …' })
+          .option('output', { alias: 'o', choices: ['tree', 'plain', 'json'] as const, describe: 'tree on a terminal (one that reports its width), plain otherwise' })
+          .option('accept-new-host-keys', { type: 'boolean', describe: 'record unknown SSH host keys (changed keys are always refused)' })
+          .option('resume', {
+            type: 'string',
+            describe: 'skip what an earlier run (the last one of this playbook and inventory, or the run id given) already did; refused if a file changed',
+          })
+          .option('wait-lock', {
+            type: 'string',
+            describe: 'wait for another run against this inventory to finish (optionally at most this many seconds) instead of refusing',
+          })
+          .option('verbose', { alias: 'v', type: 'boolean', describe: 'show registered data, progress and module logs' }),
+      wrap(cmdPlay),
+    )
+    .command('validate <playbook>', 'check a playbook and inventory without touching any host', playOptions, wrap(cmdValidate))
+    .command(
+      'list',
+      'built-in playbooks with their descriptions and tags',
+      (y) => y.option('inventory', { alias: 'i', type: 'string', describe: 'only the playbooks for this inventory\'s product' }),
+      wrap(cmdList),
+    )
+    .command(
+      'modules [name]',
+      'module documentation, generated from the modules\' schemas',
+      (y) => y.positional('name', { type: 'string' }),
+      wrap(cmdModules),
+    )
+    .command(
+      'inventory',
+      'show the normalised hosts, groups and vars (secrets masked)',
+      (y) => y.option('inventory', { alias: 'i', type: 'string', demandOption: true }).option('json', { type: 'boolean' }),
+      wrap(cmdInventory),
+    )
+  ;
+  // Right after calling a command's handler, yargs renders the command's whole
+  // help text and keeps it, so that a failure coming later could print it: about
+  // 55 ms of every run (string-width's start-up, and laying out every option).
+  // Our .fail() never prints help, so nothing would ever read it. yargs has no
+  // setting for this; its usage object is reached through its internal methods
+  // (left alone, not broken, should a later yargs not have them).
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+
+  await (lab ? cli.command(lab) : cli)
+    .demandCommand(1, 'name a command; see runbook --help')
+    .strict()
+    .recommendCommands()
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) fail(err);
+      process.stderr.write(`runbook: ${msg}\nrun "runbook --help" for usage\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+void main();
