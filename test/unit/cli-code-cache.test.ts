@@ -33,7 +33,7 @@ describe('the code cache of bin/runbook', () => {
     const first = await runbook(['list']);
     const files = cacheFiles();
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(new RegExp(`^${process.version.replaceAll('.', '\\.')}-${process.arch}-\\d+-\\d+-list\\.bin$`));
+    expect(files[0]).toMatch(new RegExp(`^[0-9a-f]{12}-list-${process.version.replaceAll('.', '\\.')}-${process.arch}-\\d+-\\d+\\.bin$`));
     const path = join(cacheDir(), files[0]!);
     const written = statSync(path);
     expect(written.size).toBeGreaterThan(10_000);
@@ -49,17 +49,18 @@ describe('the code cache of bin/runbook', () => {
   it('keeps one cache per command', async () => {
     await runbook(['list']);
     await runbook(['modules']);
-    expect(cacheFiles().map((f) => f.replace(/^.*-/, ''))).toEqual(['list.bin', 'modules.bin']);
+    expect(cacheFiles().map((f) => f.split('-')[1])).toEqual(['list', 'modules']);
   });
 
-  it("removes a command's caches of other builds when it writes its own", async () => {
-    mkdirSync(cacheDir(), { recursive: true });
-    for (const stale of ['v18.0.0-x64-1-1-list.bin', 'v18.0.0-x64-1-1-modules.bin']) writeFileSync(join(cacheDir(), stale), 'old');
+  it("removes this checkout's caches of other builds of a command when it writes one, and no one else's", async () => {
     await runbook(['list']);
-    const files = cacheFiles();
-    expect(files).toHaveLength(2);
-    expect(files).toContain('v18.0.0-x64-1-1-modules.bin');
-    expect(files.find((f) => f.endsWith('-list.bin'))).toMatch(new RegExp(`^${process.version.replaceAll('.', '\\.')}-`));
+    const [current] = cacheFiles();
+    const checkout = current!.split('-')[0]!;
+    const stale = [`${checkout}-list-v18.0.0-x64-1-1.bin`, `${checkout}-modules-v18.0.0-x64-1-1.bin`, 'aaaaaaaaaaaa-list-v18.0.0-x64-1-1.bin'];
+    for (const name of stale) writeFileSync(join(cacheDir(), name), 'old');
+    rmSync(join(cacheDir(), current!));
+    await runbook(['list']);
+    expect(cacheFiles()).toEqual([current, ...stale.slice(1)].sort());
   });
 
   it('replaces a cache V8 refuses, and the run does not notice', async () => {
