@@ -8,6 +8,7 @@ import { quote, raw, sh, argv } from './quote.js';
 import { Secret } from './secret.js';
 
 export type { Connection, DownloadOptions, ExecOptions, ExecResult, UploadOptions, TransferProgress } from './connection/types.js';
+export { UploadFollowUpError } from './connection/types.js';
 export { quote, raw, sh, argv, Secret };
 
 export type ResultStatus = 'ok' | 'changed' | 'skipped' | 'failed';
@@ -55,6 +56,8 @@ export interface ModuleContext {
   readonly diff: boolean;
   /** Aborted when the run is interrupted or the task times out. */
   readonly signal: AbortSignal;
+  /** The task's become: exec() runs its commands under sudo; transfers always run as the SSH user. */
+  readonly become: boolean;
   /** Run a command on the host; the task's become/timeout apply unless overridden. */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   upload(source: string | Buffer, remotePath: string, opts?: UploadOptions): Promise<void>;

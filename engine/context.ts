@@ -67,6 +67,7 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     check: o.check ?? false,
     diff: o.diff ?? false,
     signal,
+    become: o.become ?? false,
     exec: (command, opts) => conn().exec(command, withDefaults(opts)),
     upload: (source, remotePath, opts) => conn().upload(source, remotePath, { ...opts, signal: opts?.signal ?? signal }),
     download: (remotePath, localPath, opts) => conn().download(remotePath, localPath, { ...opts, signal: opts?.signal ?? signal }),

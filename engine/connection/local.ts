@@ -5,7 +5,8 @@
 
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -20,7 +21,7 @@ import {
   OutputTail,
   partitionEnv,
 } from './command.js';
-import type { Connection, DownloadOptions, ExecOptions, ExecResult, TransferProgress, UploadOptions } from './types.js';
+import { UploadFollowUpError, type Connection, type DownloadOptions, type ExecOptions, type ExecResult, type TransferProgress, type UploadOptions } from './types.js';
 
 /** How long a stopped command gets between TERM and KILL. */
 const KILL_GRACE_MS = 2000;
@@ -101,6 +102,7 @@ export class LocalConnection implements Connection {
     const total = typeof source === 'string' ? (await stat(source)).size : source.length;
     // Readable.from() hands a Buffer over whole rather than byte by byte.
     const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+    if (opts.makeParents) await mkdir(dirname(remotePath), { recursive: true });
     const output = await open(remotePath, 'w', opts.mode ?? 0o666);
     try {
       // Set the mode before any byte is written, so a secret is never readable by others.
@@ -111,6 +113,10 @@ export class LocalConnection implements Connection {
       await output.close().catch(() => undefined);
       await rm(remotePath, { force: true });
       throw signal?.aborted ? abortError(signal, `upload to ${remotePath}`) : err;
+    }
+    if (opts.then !== undefined) {
+      const res = await this.exec(opts.then, { signal });
+      if (res.exitCode !== 0) throw new UploadFollowUpError(res);
     }
   }
 

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { open as openLocal, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { posix } from 'node:path';
 import ssh2 from 'ssh2';
 import type {
   AnyAuthMethod,
@@ -52,7 +53,7 @@ import {
 } from './known-hosts.js';
 import { quote } from '../quote.js';
 import { BandwidthThrottle } from './local.js';
-import type { Connection, DownloadOptions, ExecOptions, ExecResult, UploadOptions } from './types.js';
+import { UploadFollowUpError, type Connection, type DownloadOptions, type ExecOptions, type ExecResult, type UploadOptions } from './types.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -483,7 +484,7 @@ export class SshConnection implements Connection {
       try {
         channel = await this.#openChannel<ClientChannel>(
           (cb) =>
-            this.#client.exec(`exec sh -c ${quote(uploadScript(remotePath, total, opts.mode))}`, (err, opened) => {
+            this.#client.exec(`exec sh -c ${quote(uploadScript(remotePath, total, opts))}`, (err, opened) => {
               if (!err) exitStatus = recordExit(opened);
               cb(err, opened);
             }),
@@ -511,8 +512,9 @@ export class SshConnection implements Connection {
   ): Promise<void> {
     const { signal } = opts;
     const stderr = new OutputTail(64 * 1024);
+    const stdout = new OutputTail(64 * 1024);
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    channel.on('data', () => undefined);
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.on('error', () => undefined);
     const closed = new Promise<void>((resolve) =>
       channel.on('close', () => {
@@ -567,6 +569,18 @@ export class SshConnection implements Connection {
     if (streamError !== undefined) throw this.#transferError(streamError, signal, what);
     const exit = exitStatus();
     if (exit?.code === 0) return;
+    const out = stdout.toString();
+    if (out.startsWith(ARRIVED)) {
+      throw new UploadFollowUpError({
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        stdout: out.slice(ARRIVED.length),
+        stderr: stderr.toString(),
+        truncated: stdout.truncated || stderr.truncated,
+        timedOut: false,
+        durationMs: 0,
+      });
+    }
     const said = stderr.toString().trim().split('\n').at(-1) || (exit ? `exit ${exit.code ?? exit.signal}` : 'the channel closed without an exit status');
     throw this.#transferError(new Error(said), signal, what);
   }
@@ -686,12 +700,13 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, w
 }
 
 /**
- * The host's half of an upload: open `path` (creating it), give it `mode`,
- * copy stdin into it (replacing what an existing file held), and check that
- * `size` bytes arrived. A file it could not open is left alone; one it opened
- * is removed on any failure, including a short input. A failure's last
- * stderr line is the reason, as the system says it ("Permission denied", "No
- * such file or directory").
+ * The host's half of an upload: make the folder when asked (makeParents),
+ * open `path` (creating it), give it `mode`, copy stdin into it (replacing
+ * what an existing file held), check that `size` bytes arrived, then run
+ * `then` after a line saying so. A file it could not open is left alone; one
+ * it opened is removed on any failure before `then`, including a short input.
+ * A failure's last stderr line is the reason, as the system says it
+ * ("Permission denied", "No such file or directory").
  *
  * A new or empty file is opened without O_TRUNC (`: >>`, then `cat >>`).
  * Truncating a file, even an empty one, marks it on ext4 (auto_da_alloc) to
@@ -701,17 +716,25 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, w
  * as OpenSSH's `cat > new-file`. A file that already has content is still
  * truncated by `cat >`.
  */
-export function uploadScript(path: string, size: number, mode?: number): string {
+export function uploadScript(path: string, size: number, opts: Pick<UploadOptions, 'mode' | 'makeParents' | 'then'> = {}): string {
+  const { mode } = opts;
   return [
     `p=${quote(path)}`,
+    // mkdir says "mkdir: cannot create directory '<path>': Permission denied"; the reason is the part after the last ": ".
+    ...(opts.makeParents ? [`e=$(mkdir -p -- ${quote(posix.dirname(path))} 2>&1) || { printf '%s\\n' "\${e##*: }" >&2; exit 3; }`] : []),
     // The redirection's error is "sh: 1: cannot create <path>: Permission denied"; keep the reason,
     // in the system's words (dash says "Directory nonexistent" for ENOENT).
     `e=$( { : >> "$p"; } 2>&1 ) || { e=\${e##*: }; [ "$e" != 'Directory nonexistent' ] || e='No such file or directory'; printf '%s\\n' "$e" >&2; exit 3; }`,
     ...(mode === undefined ? [] : [`chmod ${mode.toString(8).padStart(4, '0')} -- "$p" || { rm -f -- "$p"; exit 4; }`]),
     `if [ -s "$p" ]; then cat > "$p"; else cat >> "$p"; fi || { rm -f -- "$p"; exit 5; }`,
     `n=$(wc -c < "$p") && [ "$n" -eq ${size} ] || { rm -f -- "$p"; echo "the transfer stopped after $n of ${size} bytes" >&2; exit 6; }`,
+    // What `then` prints follows the marker, which tells its failure from the transfer's.
+    ...(opts.then === undefined ? [] : [`printf '${ARRIVED.replace('\n', '\\n')}'`, opts.then]),
   ].join('; ');
 }
+
+/** Printed by the upload script once the whole file is there, before its `then` command. */
+const ARRIVED = 'runbook-upload-arrived\n';
 
 /** Resolves when a full channel can take more input, or when it closes. */
 function drained(channel: ClientChannel, closed: Promise<void>): Promise<void> {

@@ -46,8 +46,25 @@ export interface TransferProgress {
 export interface UploadOptions {
   /** File mode for the written file, e.g. 0o644. */
   mode?: number | undefined;
+  /** Create the file's folder and its parents first (`mkdir -p`). */
+  makeParents?: boolean | undefined;
+  /**
+   * A shell command run on the host once the whole file has arrived, in the
+   * same session as the transfer, as the SSH user (moving the file into
+   * place, say): a step that would otherwise cost a round trip of its own. When
+   * it fails, the upload throws an UploadFollowUpError with its result.
+   */
+  then?: string | undefined;
   onProgress?: ((p: TransferProgress) => void) | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/** The file arrived whole, but the upload's `then` command failed; `result` is that command's. */
+export class UploadFollowUpError extends Error {
+  constructor(readonly result: ExecResult) {
+    super(`the command after the upload failed (exit ${result.exitCode ?? result.signal})`);
+    this.name = 'UploadFollowUpError';
+  }
 }
 
 export interface DownloadOptions {

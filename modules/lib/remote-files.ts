@@ -8,7 +8,7 @@ import { createReadStream, mkdirSync, readdirSync, readFileSync, realpathSync, r
 import { createRequire } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
 import { z } from 'zod';
-import { failed, quote, sh, type DownloadOptions, type ExecOptions, type ExecResult, type ModuleContext, type ModuleResult, type UploadOptions } from '../../engine/api.js';
+import { failed, quote, sh, UploadFollowUpError, type DownloadOptions, type ExecOptions, type ExecResult, type ModuleContext, type ModuleResult, type UploadOptions } from '../../engine/api.js';
 
 // ---------------------------------------------------------------------------
 // Failures on the host
@@ -493,8 +493,9 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
  * Upload to exactly `remotePath`. Transfers run as the SSH user (become does
  * not apply to them), so when that user may not write there, the file is
  * staged in a folder of the user's own and copied into place by a command,
- * which does run with the task's become. umask 077: the copy is private
- * until the caller gives it its final mode.
+ * which does run with the task's become (as do the folder's creation and
+ * `then`, on that path). umask 077: the copy is private until the caller
+ * gives it its final mode.
  */
 export async function uploadAs(ctx: ModuleContext, source: string | Buffer, remotePath: string, opts: UploadOptions = {}): Promise<void> {
   try {
@@ -503,11 +504,17 @@ export async function uploadAs(ctx: ModuleContext, source: string | Buffer, remo
   } catch (err) {
     if (ctx.signal.aborted || !PERMISSION_DENIED.test(errorText(err))) throw err;
   }
+  const { makeParents, then, ...transfer } = opts;
   const dir = (await mustRun(ctx, 'mktemp -d', 'making a staging folder for the upload', { become: false })).stdout.trim();
   try {
     const staged = posix.join(dir, 'upload');
-    await ctx.upload(source, staged, opts);
-    await mustRun(ctx, sh`(umask 077 && cp -- ${staged} ${remotePath})`, `copying the staged upload to ${remotePath}`);
+    await ctx.upload(source, staged, transfer);
+    const parent = makeParents ? `${sh`mkdir -p -- ${posix.dirname(remotePath)}`} && ` : '';
+    await mustRun(ctx, `${parent}${sh`(umask 077 && cp -- ${staged} ${remotePath})`}`, `copying the staged upload to ${remotePath}`);
+    if (then !== undefined) {
+      const res = await ctx.exec(then);
+      if (res.exitCode !== 0) throw new UploadFollowUpError(res);
+    }
   } finally {
     await removeQuietly(ctx, [dir], { recursive: true });
   }
@@ -609,19 +616,35 @@ export interface PutOptions extends Attrs {
   record?: string | undefined;
 }
 
-/** Upload to a temporary name beside dest, validate, then rename into place. Returns the backup's path, if one was made. */
+/**
+ * Upload to a temporary name beside dest, validate, then rename into place.
+ * Returns the backup's path, if one was made.
+ *
+ * Without become or validate, creating the folder and the final rename ride in
+ * the upload's own session (see UploadOptions.then): two round trips fewer,
+ * which on six busy lab hosts is about 80 ms of every new file. With become
+ * they are commands of their own, run under sudo like every other.
+ */
 export async function putFile(ctx: ModuleContext, o: PutOptions): Promise<{ backup?: string }> {
-  if (!o.existing) await mustRun(ctx, sh`mkdir -p -- ${posix.dirname(o.dest)}`, `creating the folder of ${o.dest}`);
   const tmp = tempPath(o.dest);
+  const backup = o.backup && o.existing ? `${o.dest}.${timestamp()}.bak` : undefined;
+  const install = installCommand([{ tmp, dest: o.dest, mode: o.mode, owner: o.owner, group: o.group, existing: o.existing, backup, record: o.record }]);
+  const along = !ctx.become && o.validate === undefined;
+  if (!o.existing && !along) await mustRun(ctx, sh`mkdir -p -- ${posix.dirname(o.dest)}`, `creating the folder of ${o.dest}`);
   try {
     await uploadAs(ctx, o.source, tmp, {
       mode: o.mode === undefined ? undefined : parseInt(o.mode, 8),
+      makeParents: along && !o.existing,
+      then: along ? install : undefined,
       onProgress: (p) => ctx.progress({ bytes: p.bytes, total: p.total || o.size, label: o.dest }),
     });
   } catch (err) {
+    // installCommand removes the temporary file itself when it fails.
+    if (err instanceof UploadFollowUpError) throw new HostFailure(`putting ${o.dest} in place failed on ${ctx.host.name} (${explain(err.result)})`);
     await removeQuietly(ctx, [tmp]);
     throw err;
   }
+  if (along) return backup === undefined ? {} : { backup };
   if (o.validate !== undefined) {
     const command = o.validate.replaceAll('%s', quote(tmp));
     const res = await ctx.exec(command);
@@ -630,8 +653,7 @@ export async function putFile(ctx: ModuleContext, o: PutOptions): Promise<{ back
       throw new HostFailure(`validation failed, so ${o.dest} was left as it was: \`${o.validate}\` (${explain(res)})`);
     }
   }
-  const backup = o.backup && o.existing ? `${o.dest}.${timestamp()}.bak` : undefined;
-  await mustRun(ctx, installCommand([{ tmp, dest: o.dest, mode: o.mode, owner: o.owner, group: o.group, existing: o.existing, backup, record: o.record }]), `putting ${o.dest} in place`);
+  await mustRun(ctx, install, `putting ${o.dest} in place`);
   return backup === undefined ? {} : { backup };
 }
 

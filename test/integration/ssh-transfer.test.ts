@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshConnection } from '../../engine/connection/ssh.js';
 import { RunbookError } from '../../engine/errors.js';
-import type { TransferProgress } from '../../engine/connection/types.js';
+import { UploadFollowUpError, type TransferProgress } from '../../engine/connection/types.js';
 import { sshTarget, startSshd, type TestSshd } from '../support/sshd.js';
 
 let sshd: TestSshd | undefined;
@@ -150,6 +150,39 @@ describe('upload', () => {
     expect(err).toBeInstanceOf(RunbookError);
     expect((err as RunbookError).format()).toContain(`upload to testhost:${target} failed`);
     expect((err as RunbookError).hint).toMatch(/directory exists/);
+  });
+
+  it('makes the folder first and runs `then` once the file is whole, in the same session', async () => {
+    const tmpName = remote('made/for/it/.app.conf.tmp');
+    const dest = remote('made/for/it/app.conf');
+    await conn.upload(Buffer.from('port=6667\n'), tmpName, { mode: 0o640, makeParents: true, then: `mv -f -- ${tmpName} ${dest} && echo moved` });
+    expect(readFileSync(dest, 'utf8')).toBe('port=6667\n');
+    expect(statSync(dest).mode & 0o777).toBe(0o640);
+    expect(existsSync(tmpName)).toBe(false);
+  });
+
+  it('reports a failed `then` with its own output, apart from transfer failures', async () => {
+    const target = remote('then-fails');
+    const err = await conn.upload(Buffer.from('x\n'), target, { then: `echo checked; echo 'mv: cannot move: Permission denied' >&2; exit 7` }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UploadFollowUpError);
+    const { result } = err as UploadFollowUpError;
+    expect(result).toMatchObject({ exitCode: 7, stdout: 'checked\n', stderr: 'mv: cannot move: Permission denied\n' });
+    // The file arrived; what to do with it is the caller's (installCommand removes its own temporary file).
+    expect(readFileSync(target, 'utf8')).toBe('x\n');
+  });
+
+  it('says "Permission denied" when it may not make the folder, so callers can stage the file instead', async () => {
+    const locked = remote('locked');
+    expect((await conn.exec(`mkdir -p ${locked} && chmod 555 ${locked}`)).exitCode).toBe(0);
+    try {
+      await expect(conn.upload(Buffer.from('x'), `${locked}/sub/file`, { makeParents: true, then: 'echo never' })).rejects.toThrow(/failed: Permission denied$/);
+      expect(existsSync(`${locked}/sub`)).toBe(false);
+    } finally {
+      await conn.exec(`chmod 755 ${locked}`);
+    }
   });
 
   it('runs transfers and commands side by side over the one connection', async () => {

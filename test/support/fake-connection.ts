@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Connection, DownloadOptions, ExecOptions, ExecResult, UploadOptions } from '../../engine/connection/types.js';
+import { UploadFollowUpError, type Connection, type DownloadOptions, type ExecOptions, type ExecResult, type UploadOptions } from '../../engine/connection/types.js';
 
 export interface ExpectedCommand {
   /** The exact command, or a regex source when `match` is used. */
@@ -24,6 +24,8 @@ export interface UploadRecord {
   remotePath: string;
   content: Buffer;
   mode: number | undefined;
+  makeParents: boolean;
+  then: string | undefined;
 }
 
 export class UnexpectedCommandError extends Error {}
@@ -82,7 +84,12 @@ export class FakeConnection implements Connection {
   async upload(source: string | Buffer, remotePath: string, opts: UploadOptions = {}): Promise<void> {
     const content = typeof source === 'string' ? readFileSync(source) : source;
     opts.onProgress?.({ bytes: content.length, total: content.length });
-    this.uploads.push({ remotePath, content, mode: opts.mode });
+    this.uploads.push({ remotePath, content, mode: opts.mode, makeParents: opts.makeParents ?? false, then: opts.then });
+    // A real host runs it in the upload's own session; here it is one more expected command.
+    if (opts.then !== undefined) {
+      const res = await this.exec(opts.then, { signal: opts.signal });
+      if (res.exitCode !== 0) throw new UploadFollowUpError(res);
+    }
   }
 
   async download(remotePath: string, localPath: string, opts: DownloadOptions = {}): Promise<void> {

@@ -24,8 +24,10 @@ export interface ModuleCase {
   commands?: ExpectedCommand[];
   /** Files the fake host holds for download(). */
   remoteFiles?: Record<string, string>;
-  /** Uploads the module must make: remote path regex and exact content. */
-  uploads?: Array<{ path: string; content?: string; mode?: number }>;
+  /** Uploads the module must make: remote path regex and exact content; makeParents (default false) is always checked. */
+  uploads?: Array<{ path: string; content?: string; mode?: number; makeParents?: boolean }>;
+  /** The task's become. */
+  become?: boolean;
   /** Answers for ctx.prompt, in order. */
   answers?: string[];
   result?: {
@@ -68,6 +70,7 @@ export function runModuleCases(mod: ModuleDef, casesDir: string): void {
           conn,
           check: c.check ?? false,
           diff: c.diff ?? false,
+          become: c.become ?? false,
           baseDir: tmp,
           prompter: c.answers ? async () => answers.shift() ?? '' : undefined,
         });
@@ -99,6 +102,7 @@ export function runModuleCases(mod: ModuleDef, casesDir: string): void {
           expect(got.remotePath).toMatch(new RegExp(u.path));
           if (u.content !== undefined) expect(got.content.toString()).toBe(u.content);
           if (u.mode !== undefined) expect(got.mode).toBe(u.mode);
+          expect(got.makeParents, 'makeParents').toBe(u.makeParents ?? false);
         });
         for (const [name, content] of Object.entries(c.localAfter ?? {})) {
           expect(readFileSync(join(tmp, name), 'utf8')).toBe(content);

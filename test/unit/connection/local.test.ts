@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutputTail } from '../../../engine/connection/command.js';
 import { BandwidthThrottle, LocalConnection } from '../../../engine/connection/local.js';
-import type { ExecOptions } from '../../../engine/connection/types.js';
+import { UploadFollowUpError, type ExecOptions } from '../../../engine/connection/types.js';
 import { InputError } from '../../../engine/errors.js';
 import { Secret } from '../../../engine/secret.js';
 import { processesMatching, processesRunning } from '../../support/sshd.js';
@@ -183,6 +183,16 @@ describe('LocalConnection transfers', () => {
     await local.upload(Buffer.from('hi'), join(dir, 'copy'), { mode: 0o755 });
     expect(readFileSync(join(dir, 'copy'), 'utf8')).toBe('hi');
     expect(statSync(join(dir, 'copy')).mode & 0o777).toBe(0o755);
+  });
+
+  it('makes the folder first and runs `then` after the file is written, as over SSH', async () => {
+    const tmpName = join(dir, 'new/folder/.f.tmp');
+    await local.upload(Buffer.from('v=1\n'), tmpName, { makeParents: true, then: `mv -f -- ${tmpName} ${join(dir, 'new/folder/f')}` });
+    expect(readFileSync(join(dir, 'new/folder/f'), 'utf8')).toBe('v=1\n');
+    expect(existsSync(tmpName)).toBe(false);
+    const err = await local.upload(Buffer.from('x'), join(dir, 'then-fails'), { then: 'echo nope >&2; exit 3' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadFollowUpError);
+    expect((err as UploadFollowUpError).result).toMatchObject({ exitCode: 3, stderr: 'nope\n' });
   });
 
   it('removes the target when an upload is aborted', async () => {

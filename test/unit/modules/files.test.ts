@@ -69,12 +69,13 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
-function context(conn: FakeConnection, o: { vars?: Record<string, unknown>; diff?: boolean; events?: ContextEvent[]; runCache?: Map<string, unknown> } = {}) {
+function context(conn: FakeConnection, o: { vars?: Record<string, unknown>; diff?: boolean; become?: boolean; events?: ContextEvent[]; runCache?: Map<string, unknown> } = {}) {
   return createModuleContext({
     host: { name: 'h1', address: '198.19.0.10' },
     vars: o.vars ?? {},
     conn,
     diff: o.diff,
+    become: o.become,
     baseDir: tmp,
     runCache: o.runCache,
     onEvent: o.events ? (e) => o.events!.push(e) : undefined,
@@ -93,7 +94,7 @@ describe('upload, beyond the cases', () => {
   test('a transfer that fails midway removes its temporary file and reports the transfer error', async () => {
     writeFileSync(join(tmp, 'app.conf'), 'x\n');
     const conn = new RestrictedHost(
-      [{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: `^rm -f -- /opt/app/${TEMP}$` }],
+      [{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { match: `^rm -f -- /opt/app/${TEMP}$` }],
       () => new Error('upload to h1:/opt/app/.app.conf failed: connection reset'),
     );
     await expect(run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn))).rejects.toThrow('connection reset');
@@ -113,18 +114,54 @@ describe('upload, beyond the cases', () => {
       ],
       (path) => (path.startsWith('/opt/') ? new Error(`upload to h1:${path} failed: Permission denied`) : undefined),
     );
+    const result = await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf', mode: '0640' }, context(conn, { become: true }));
+    expect(result.status, result.msg).toBe('changed');
+    conn.assertDone();
+    // The staging folder is made as the SSH user (become off), so the transfer can write into it; the rest runs under sudo.
+    expect(conn.executed.map((e) => [e.command.slice(0, 12), e.opts.become])).toEqual([
+      [uploadProbe('/opt/app/app.conf').slice(0, 12), true],
+      ['mkdir -p -- ', true],
+      ['mktemp -d', false],
+      ['(umask 077 &', true],
+      ['rm -rf -- /t', true],
+      ['{ chmod 0640', true],
+    ]);
+    expect(conn.uploads.map((u) => [u.remotePath, u.content.toString(), u.mode, u.makeParents, u.then])).toEqual([['/tmp/tmp.St4g3d/upload', 'listen=8080\n', 0o640, false, undefined]]);
+  });
+
+  test('without become, the folder is made and the file renamed into place in the upload\'s own session', async () => {
+    writeFileSync(join(tmp, 'app.conf'), 'listen=8080\n');
+    const conn = new FakeConnection([{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { match: `^\\{ chmod 0640 -- /opt/app/${TEMP} && mv -f -- ` }]);
     const result = await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf', mode: '0640' }, context(conn));
     expect(result.status, result.msg).toBe('changed');
     conn.assertDone();
-    // The staging folder is made as the SSH user (become off), so SFTP can write into it.
-    expect(conn.executed.find((e) => e.command === 'mktemp -d')?.opts.become).toBe(false);
-    expect(conn.uploads.map((u) => [u.remotePath, u.content.toString(), u.mode])).toEqual([['/tmp/tmp.St4g3d/upload', 'listen=8080\n', 0o640]]);
+    expect(conn.uploads).toHaveLength(1);
+    expect(conn.uploads[0]!.makeParents).toBe(true);
+    expect(conn.uploads[0]!.then).toMatch(new RegExp(`^\\{ chmod 0640 -- /opt/app/${TEMP} && mv -f -- /opt/app/${TEMP} /opt/app/app\\.conf `));
+  });
+
+  test('without become, a folder the SSH user may not write is still reached through staging, and the rename follows the copy', async () => {
+    writeFileSync(join(tmp, 'app.conf'), 'listen=8080\n');
+    const conn = new RestrictedHost(
+      [
+        { run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' },
+        { run: 'mktemp -d', stdout: '/tmp/tmp.St4g3d\n' },
+        { match: `^mkdir -p -- /opt/app && \\(umask 077 && cp -- /tmp/tmp\\.St4g3d/upload /opt/app/${TEMP}\\)$` },
+        { match: `^\\{ mv -f -- /opt/app/${TEMP} /opt/app/app\\.conf ` },
+        { run: 'rm -rf -- /tmp/tmp.St4g3d' },
+      ],
+      (path) => (path.startsWith('/opt/') ? new Error(`upload to h1:${path} failed: Permission denied`) : undefined),
+    );
+    const result = await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn));
+    expect(result.status, result.msg).toBe('changed');
+    conn.assertDone();
+    expect(conn.uploads.map((u) => [u.remotePath, u.makeParents, u.then])).toEqual([['/tmp/tmp.St4g3d/upload', false, undefined]]);
   });
 
   test('progress is reported as bytes of the whole transfer, labelled with the destination', async () => {
     writeFileSync(join(tmp, 'app.conf'), 'listen=8080\n');
     const events: ContextEvent[] = [];
-    const conn = new FakeConnection([{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { run: 'mkdir -p -- /opt/app' }, { match: '^\\{ mv -f -- ' }]);
+    const conn = new FakeConnection([{ run: uploadProbe('/opt/app/app.conf'), stdout: 'absent\n' }, { match: '^\\{ mv -f -- ' }]);
     await run(upload, { src: 'app.conf', dest: '/opt/app/app.conf' }, context(conn, { events }));
     expect(events).toEqual([{ type: 'progress', host: 'h1', bytes: 12, total: 12, label: '/opt/app/app.conf' }]);
   });
