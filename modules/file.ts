@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { changed, defineModule, failed, ok, sh, type ModuleContext, type ModuleResult } from '../engine/api.js';
-import { attrCommands, attrDifferences, guard, modeArg, mustRun, normMode, remotePathArg, remoteStat, safePath, tempPath, type RemoteStat } from './lib/remote-files.js';
+import { attrCommands, attrDifferences, explain, guard, HostFailure, modeArg, mustRun, normMode, parseStat, remotePathArg, remoteStat, safePath, statCommand, tempPath, type RemoteStat } from './lib/remote-files.js';
 
 const schema = z
   .object({
@@ -42,6 +42,7 @@ export default defineModule({
   run: (ctx, args) =>
     guard(ctx, async () => {
       if (args.state === 'absent') return absent(ctx, args, await statUnlessGone(ctx, args.path));
+      if (args.state === 'directory' && !ctx.check) return directoryAtOnce(ctx, args);
       const have = await remoteStat(ctx, args.path, { link: args.state === 'symlink' });
       switch (args.state) {
         case 'directory':
@@ -94,13 +95,32 @@ async function absent(ctx: ModuleContext, args: Args, have: RemoteStat | undefin
   return changed(`removed ${what} ${args.path}`);
 }
 
+/** mkdir -p and the attributes asked for; with recurse, chown -R covers the directory itself as well. */
+function createDirectory(args: Args): string {
+  const own = args.recurse ? [...attrCommands(args.path, { mode: args.mode }), ...recursiveOwnership(args)] : attrCommands(args.path, args);
+  return [sh`mkdir -p -- ${args.path}`, ...own].join(' && ');
+}
+
+/**
+ * State directory outside check mode: the look and, when the path is absent,
+ * its creation are one command (a round trip less for every new directory);
+ * a path that exists goes on as after any look.
+ */
+async function directoryAtOnce(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
+  const res = await ctx.exec(statCommand(args.path, { ifAbsent: `{ ${createDirectory(args)}; } && echo created` }));
+  if (res.stdout.startsWith('absent\n')) {
+    if (res.exitCode !== 0 || res.stdout !== 'absent\ncreated\n') throw new HostFailure(`creating ${args.path} failed on ${ctx.host.name} (${explain(res)})`);
+    return changed(`created directory ${args.path}${describeWanted(args)}`);
+  }
+  if (res.exitCode !== 0) throw new HostFailure(`looking at ${args.path} failed on ${ctx.host.name} (${explain(res)})`);
+  return directory(ctx, args, parseStat(res.stdout));
+}
+
 async function directory(ctx: ModuleContext, args: Args, have: RemoteStat | undefined): Promise<ModuleResult> {
   if (have && have.kind !== 'directory') return failed(`${args.path} on ${ctx.host.name} is a ${have.typeName}, not a directory`);
   if (!have) {
     if (ctx.check) return changed(`would create directory ${args.path}`);
-    // With recurse, chown -R covers the directory itself as well.
-    const own = args.recurse ? [...attrCommands(args.path, { mode: args.mode }), ...recursiveOwnership(args)] : attrCommands(args.path, args);
-    await mustRun(ctx, [sh`mkdir -p -- ${args.path}`, ...own].join(' && '), `creating ${args.path}`);
+    await mustRun(ctx, createDirectory(args), `creating ${args.path}`);
     return changed(`created directory ${args.path}${describeWanted(args)}`);
   }
   const top = await attrs(ctx, args, have, 'directory');

@@ -117,6 +117,12 @@ export interface StatOptions {
   link?: boolean | undefined;
   /** Look through symlinks (fetch reads what the link points to). */
   follow?: boolean | undefined;
+  /**
+   * A command run when the path is absent, after the line "absent": its
+   * outcome is the whole command's (file's state directory creates that way,
+   * in one round trip).
+   */
+  ifAbsent?: string | undefined;
 }
 
 const STAT_FORMAT = '%F|%a|%U|%G|%u|%g|%s';
@@ -128,7 +134,8 @@ const STAT_FORMAT = '%F|%a|%U|%G|%u|%g|%s';
  */
 export function statCommand(path: string, opts: StatOptions = {}): string {
   const exists = opts.follow ? '[ -e "$p" ]' : '[ -e "$p" ] || [ -L "$p" ]';
-  let cmd = sh`p=${path}; ` + `${exists} || { echo absent; exit 0; }; LC_ALL=C stat ${opts.follow ? '-L ' : ''}-c '${STAT_FORMAT}' -- "$p"`;
+  const absent = opts.ifAbsent === undefined ? 'echo absent; exit 0;' : `echo absent; ${opts.ifAbsent}; exit;`;
+  let cmd = sh`p=${path}; ` + `${exists} || { ${absent} }; LC_ALL=C stat ${opts.follow ? '-L ' : ''}-c '${STAT_FORMAT}' -- "$p"`;
   if (opts.hash) {
     const hash = opts.records ? `{ ${sha256Script('p', path, { save: opts.records === 'use-and-save' })}; echo "$h"; }` : 'sha256sum < "$p"';
     cmd += opts.follow ? ` && { [ ! -f "$p" ] || ${hash}; }` : ` && { [ -L "$p" ] || [ ! -f "$p" ] || ${hash}; }`;
