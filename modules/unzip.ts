@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { changed, defineModule, failed, ok, raw, sh, type ModuleContext, type ModuleResult } from '../engine/api.js';
+import { changed, defineModule, failed, ok, raw, sh, type ExecResult, type ModuleContext, type ModuleResult } from '../engine/api.js';
 import { explain, guard, HostFailure, knownRemoteSha256, localSha256, mustRun, plural, remotePathArg, removeQuietly, safePath, sha256Script, short, tempPath, uploadAs } from './lib/remote-files.js';
 
 const MARKER = '.runbook-unzip';
@@ -76,6 +76,9 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
 
   // One read-only look: creates, the tools, the archive, its sha256 and any marker holding it.
   const markers = args.rename_to !== undefined ? sh`${posix.join(dest, args.rename_to, MARKER)}` : sh`${dest}/${raw('*')}/${MARKER} ${dest}/${raw(`${MARKER}.*`)}`;
+  // An archive already on the host is extracted by the same command when no
+  // marker matches (outside check mode): a round trip less.
+  const unpackHere = args.remote_src && !ctx.check;
   const probe = [
     args.creates !== undefined && !args.force ? sh`[ ! -e ${args.creates} ] || { echo 'creates exists'; exit 0; }` : '',
     sh`for c in ${format.tools}; do command -v "$c" >/dev/null 2>&1 || { echo "missing $c"; exit 0; }; done`,
@@ -85,10 +88,18 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
         ? sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; h=${knownSum}`
         : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; ` + `${sha256Script('a', args.src, { save: !ctx.check })}; h=\${h%% *}`,
     `echo "sha256 $h"`,
-    args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`,
-    'exit 0',
+    ...(unpackHere
+      ? [args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null && exit 0`, `echo ${UNPACKING}`, unpackCommand(format, args.src, dest)]
+      : [args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`, 'exit 0']),
   ].filter(Boolean);
-  const looked = (await mustRun(ctx, probe.join('; '), `looking at ${args.src}`)).stdout.split('\n').filter(Boolean);
+  const res = await ctx.exec(probe.join('; '));
+  const looked = res.stdout.split('\n').filter(Boolean);
+  if (looked[1] === UNPACKING) {
+    const sum = /^sha256 ([0-9a-f]{64})$/.exec(looked[0] ?? '')?.[1];
+    if (!sum) throw new HostFailure(`could not read the sha256 of ${args.src} on ${ctx.host.name} (got ${JSON.stringify(looked[0])})`);
+    return place(ctx, args, res, looked.slice(2), dest, name, sum, { dest, sha256: sum });
+  }
+  if (res.exitCode !== 0) throw new HostFailure(`looking at ${args.src} failed on ${ctx.host.name} (${explain(res)})`);
   const first = looked[0] ?? '';
   if (first === 'creates exists') return ok(`${args.creates} already exists, so ${name} is not extracted (creates)`);
   if (first.startsWith('missing ') && first !== 'missing archive') {
@@ -106,9 +117,6 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
   const as = args.rename_to !== undefined ? ` as ${posix.join(dest, args.rename_to)}` : '';
   if (ctx.check) return changed(`would extract ${name} (sha256 ${short(sum)}) into ${dest}${as}`, data);
 
-  // Extract into a fresh temporary folder beside the destination (same
-  // filesystem, so the final move is a rename); nothing lands in dest until the
-  // whole archive has been extracted.
   let archive = args.src;
   let uploaded: string | undefined;
   if (!args.remote_src) {
@@ -130,13 +138,30 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
   }
 }
 
-async function extractAndPlace(ctx: ModuleContext, args: Args, format: Format, archive: string, dest: string, name: string, sum: string, data: Record<string, unknown>): Promise<ModuleResult> {
-  const unpack =
+/** The line before the unpacking's own output, when the look goes on to unpack. */
+const UNPACKING = 'unpacking';
+
+/**
+ * Extract into a fresh temporary folder beside dest (same filesystem, so the
+ * final move is a rename); print that folder, the number of files, and the
+ * top-level entries. Nothing lands in dest until the whole archive is out.
+ */
+function unpackCommand(format: Format, archive: string, dest: string): string {
+  return (
     sh`t=; mkdir -p -- ${dest} && t=$(mktemp -d ${`${dest}/.runbook-unzip-XXXXXX`}) && echo "$t" && ` +
-    `${format.extract(archive)} && find "$t" -type f | wc -l && ls -A -p "$t" || { rc=$?; [ -z "$t" ] || rm -rf -- "$t"; exit $rc; }`;
-  const res = await ctx.exec(unpack);
+    `${format.extract(archive)} && find "$t" -type f | wc -l && ls -A -p "$t" || { rc=$?; [ -z "$t" ] || rm -rf -- "$t"; exit $rc; }`
+  );
+}
+
+async function extractAndPlace(ctx: ModuleContext, args: Args, format: Format, archive: string, dest: string, name: string, sum: string, data: Record<string, unknown>): Promise<ModuleResult> {
+  const res = await ctx.exec(unpackCommand(format, archive, dest));
+  return place(ctx, args, res, res.stdout.split('\n').filter(Boolean), dest, name, sum, data);
+}
+
+/** Move what unpackCommand extracted (its result, and its output's lines) into place. */
+async function place(ctx: ModuleContext, args: Args, res: ExecResult, lines: string[], dest: string, name: string, sum: string, data: Record<string, unknown>): Promise<ModuleResult> {
   if (res.exitCode !== 0) return failed(`extracting ${name} into ${dest} failed on ${ctx.host.name} (${explain(res)}); nothing in ${dest} was changed`);
-  const [tmp = '', count = '0', ...entries] = res.stdout.split('\n').filter(Boolean);
+  const [tmp = '', count = '0', ...entries] = lines;
   const files = parseInt(count.trim(), 10) || 0;
   const dirs = entries.filter((e) => e.endsWith('/')).map((e) => e.slice(0, -1));
   const single = entries.length === 1 && dirs.length === 1 ? dirs[0] : undefined;
@@ -150,12 +175,12 @@ async function extractAndPlace(ctx: ModuleContext, args: Args, format: Format, a
   // version, or force) gets the archive's files copied over it, so data and
   // logs living inside it survive. The marker is written last: an interrupted
   // run is not mistaken for a finished one.
-  let place: string;
+  let moveIn: string;
   let where: string;
   if (single !== undefined) {
     const target = posix.join(dest, args.rename_to ?? single);
     where = target;
-    place = [
+    moveIn = [
       sh`s=${`${tmp}/${single}`}; d=${target}`,
       `if [ -e "$d" ]; then cp -a -- "$s/." "$d/" && r=merged; else mv -- "$s" "$d" && r=moved; fi && ${sh`printf 'sha256 %s\\n' ${sum}`} > "$d/${MARKER}" && echo "$r"`,
     ].join('; ');
@@ -166,9 +191,9 @@ async function extractAndPlace(ctx: ModuleContext, args: Args, format: Format, a
       return sh`if [ -e ${`${dest}/${n}`} ]; then cp -a -- ${`${tmp}/${n}`} ${`${dest}/`} && r=merged; else mv -- ${`${tmp}/${n}`} ${`${dest}/${n}`}; fi`;
     });
     const marker = sh`printf 'sha256 %s\\n' ${sum} > ${`${dest}/${MARKER}.${name}`}`;
-    place = `r=moved; ${[...moves, marker, 'echo "$r"'].join(' && ')}`;
+    moveIn = `r=moved; ${[...moves, marker, 'echo "$r"'].join(' && ')}`;
   }
-  const done = await ctx.exec(`${place}; rc=$?; ${sh`rm -rf -- ${tmp}`}; exit $rc`);
+  const done = await ctx.exec(`${moveIn}; rc=$?; ${sh`rm -rf -- ${tmp}`}; exit $rc`);
   if (done.exitCode !== 0) return failed(`moving the extracted ${name} into ${where} failed on ${ctx.host.name} (${explain(done)})`);
   const merged = done.stdout.trim() === 'merged';
   const renamed = args.rename_to !== undefined && single !== args.rename_to ? ` (renamed from ${single})` : '';
