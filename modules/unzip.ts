@@ -89,7 +89,12 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
         : sh`a=${args.src}; [ -f "$a" ] || { echo 'missing archive'; exit 0; }; ` + `${sha256Script('a', args.src, { save: !ctx.check })}; h=\${h%% *}`,
     `echo "sha256 $h"`,
     ...(unpackHere
-      ? [args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null && exit 0`, `echo ${UNPACKING}`, unpackCommand(format, args.src, dest)]
+      ? [
+          // By its output, not its status: grep says 2 when one of the globs matched nothing, even with a match in another.
+          args.force ? '' : `m=$(grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null); [ -z "$m" ] || { printf '%s\\n' "$m"; exit 0; }`,
+          `echo ${UNPACKING}`,
+          unpackCommand(format, args.src, dest),
+        ]
       : [args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`, 'exit 0']),
   ].filter(Boolean);
   const res = await ctx.exec(probe.join('; '));

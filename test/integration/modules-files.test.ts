@@ -235,6 +235,8 @@ describe.each(transports)('file modules over $name', (t) => {
     expect((await runModule(unzip, { src: flat, dest: scripts }, conn)).msg).toBe(`extracted 2 files from scripts.tar to ${scripts}`);
     expect(readFileSync(join(scripts, 'tools', 'b.sh'), 'utf8')).toBe('b');
     expect((await runModule(unzip, { src: flat, dest: scripts }, conn)).status).toBe('ok');
+    // ok without extracting again: no temporary folder was made (grep's status is 2 here, with a match).
+    expect(leftovers(scripts)).toEqual([]);
 
     // rename_to needs a single top folder: fails, and leaves nothing behind.
     const refused = await runModule(unzip, { src: flat, dest: join(area, 'refused'), rename_to: 'x' }, conn);
