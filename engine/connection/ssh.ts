@@ -108,8 +108,16 @@ const CHANNEL_RETRY_MS = 30_000;
 const TRANSFER_CHUNK = 64 * 1024;
 /** SFTP requests in flight per transfer: enough to fill a WAN link, 1 MiB of memory. */
 const TRANSFER_WINDOW = 16;
-/** Bytes read and handed to an upload's channel at a time (its window bounds what is buffered). */
-const UPLOAD_CHUNK = 256 * 1024;
+/**
+ * Bytes read and handed to an upload's channel at a time (its window bounds
+ * what is buffered). Each chunk costs a read on the thread pool and a wait for
+ * the channel to drain, and on busy cores those waits leave them idle: six lab
+ * hosts taking 100 MB at once in the bench's cold run, median upload task with
+ * 64 KiB chunks 2.1 s, 256 KiB 1.5 s, 1 MiB 1.15-1.3 s, 2 MiB 1.1-1.3 s, 4 MiB
+ * 1.25-1.37 s (3 interleaved rounds each). At 30 hosts the controller peaked
+ * at 224 MB RSS with 1 MiB.
+ */
+const UPLOAD_CHUNK = 1024 * 1024;
 
 export class SshConnection implements Connection {
   readonly kind = 'ssh' as const;
@@ -536,9 +544,9 @@ export class SshConnection implements Connection {
     //
     // A file's chunks are read into a few buffers used over and over: ssh2
     // copies what it is given into its packets before the write's callback,
-    // and a fresh 256 KiB buffer per chunk costs its page faults and its
-    // garbage collection (six 100 MB files read into fresh buffers took
-    // 180-200 ms of system time, into reused ones 75-105 ms).
+    // and a fresh buffer per chunk costs its page faults and its
+    // garbage collection (six 100 MB files read 256 KiB at a time into fresh
+    // buffers took 180-200 ms of system time, into reused ones 75-105 ms).
     const spare: Buffer[] = [];
     const chunkAt = (at: number): Promise<{ data: Buffer; buffer?: Buffer }> => {
       const length = Math.min(UPLOAD_CHUNK, total - at);
