@@ -112,10 +112,11 @@ const TRANSFER_WINDOW = 16;
  * Bytes read and handed to an upload's channel at a time (its window bounds
  * what is buffered). Each chunk costs a read on the thread pool and a wait for
  * the channel to drain, and on busy cores those waits leave them idle: six lab
- * hosts taking 100 MB at once in the bench's cold run, median upload task with
- * 64 KiB chunks 2.1 s, 256 KiB 1.5 s, 1 MiB 1.15-1.3 s, 2 MiB 1.1-1.3 s, 4 MiB
- * 1.25-1.37 s (3 interleaved rounds each). At 30 hosts the controller peaked
- * at 224 MB RSS with 1 MiB.
+ * hosts taking 100 MB at once in the bench's cold run, the median host's
+ * upload task took 1.79-2.23 s with 64 KiB chunks, 1.29-1.55 s with 256 KiB,
+ * 1.07-1.49 s with 1 MiB, 1.09-1.32 s with 2 MiB and 1.25-1.37 s with 4 MiB
+ * (3 interleaved rounds each, 6 for 1 MiB). At 30 hosts the controller
+ * peaked at 207-226 MB RSS with 1 MiB.
  */
 const UPLOAD_CHUNK = 1024 * 1024;
 
