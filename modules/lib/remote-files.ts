@@ -651,16 +651,17 @@ export async function putFile(ctx: ModuleContext, o: PutOptions): Promise<{ back
     await removeQuietly(ctx, [tmp]);
     throw err;
   }
-  if (along) return backup === undefined ? {} : { backup };
-  if (o.validate !== undefined) {
-    const command = o.validate.replaceAll('%s', quote(tmp));
-    const res = await ctx.exec(command);
-    if (res.exitCode !== 0) {
-      await removeQuietly(ctx, [tmp]);
-      throw new HostFailure(`validation failed, so ${o.dest} was left as it was: \`${o.validate}\` (${explain(res)})`);
+  if (!along) {
+    if (o.validate !== undefined) {
+      const command = o.validate.replaceAll('%s', quote(tmp));
+      const res = await ctx.exec(command);
+      if (res.exitCode !== 0) {
+        await removeQuietly(ctx, [tmp]);
+        throw new HostFailure(`validation failed, so ${o.dest} was left as it was: \`${o.validate}\` (${explain(res)})`);
+      }
     }
+    await mustRun(ctx, install, `putting ${o.dest} in place`);
   }
-  await mustRun(ctx, install, `putting ${o.dest} in place`);
   return backup === undefined ? {} : { backup };
 }
 
