@@ -93,7 +93,7 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
           // By its output, not its status: grep says 2 when one of the globs matched nothing, even with a match in another.
           args.force ? '' : `m=$(grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null); [ -z "$m" ] || { printf '%s\\n' "$m"; exit 0; }`,
           `echo ${UNPACKING}`,
-          unpackCommand(format, args.src, dest),
+          unpackCommand(format, args.src, dest, args.rename_to, name),
         ]
       : [args.force ? '' : `grep -l -x -F -- "sha256 $h" ${markers} 2>/dev/null`, 'exit 0']),
   ].filter(Boolean);
@@ -102,7 +102,7 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
   if (looked[1] === UNPACKING) {
     const sum = /^sha256 ([0-9a-f]{64})$/.exec(looked[0] ?? '')?.[1];
     if (!sum) throw new HostFailure(`could not read the sha256 of ${args.src} on ${ctx.host.name} (got ${JSON.stringify(looked[0])})`);
-    return place(ctx, args, res, looked.slice(2), dest, name, sum, { dest, sha256: sum });
+    return placed(ctx, args, res, looked.slice(2), dest, name, { dest, sha256: sum });
   }
   if (res.exitCode !== 0) throw new HostFailure(`looking at ${args.src} failed on ${ctx.host.name} (${explain(res)})`);
   const first = looked[0] ?? '';
@@ -145,62 +145,70 @@ async function extract(ctx: ModuleContext, args: Args): Promise<ModuleResult> {
 
 /** The line before the unpacking's own output, when the look goes on to unpack. */
 const UNPACKING = 'unpacking';
+/**
+ * Lines of unpackCommand's output after the listing. They hold a slash in the
+ * middle, so no entry of the listing (a name, or a name and a slash) can be one.
+ */
+const PLACING = '/placing/';
+const PLACED = '/placed/';
+const REFUSED = '/refused/';
 
 /**
  * Extract into a fresh temporary folder beside dest (same filesystem, so the
- * final move is a rename); print that folder, the number of files, and the
+ * move is a rename); print that folder, the number of files, and the
  * top-level entries. Nothing lands in dest until the whole archive is out.
+ *
+ * Then, in the same command, into place: a new folder is renamed in whole; an
+ * existing one (an earlier version, or force) gets the archive's files copied
+ * over it, so data and logs living inside it survive. The marker, holding the
+ * sha256 in $h, is written last: an interrupted run is not mistaken for a
+ * finished one. rename_to with anything but one top-level folder places
+ * nothing. The temporary folder is removed whatever happens.
  */
-function unpackCommand(format: Format, archive: string, dest: string): string {
-  return (
-    sh`t=; mkdir -p -- ${dest} && t=$(mktemp -d ${`${dest}/.runbook-unzip-XXXXXX`}) && echo "$t" && ` +
-    `${format.extract(archive)} && find "$t" -type f | wc -l && ls -A -p "$t" || { rc=$?; [ -z "$t" ] || rm -rf -- "$t"; exit $rc; }`
-  );
+function unpackCommand(format: Format, archive: string, dest: string, renameTo: string | undefined, name: string): string {
+  const entries = '"$t"/* "$t"/.[!.]* "$t"/..?*';
+  const present = '[ -e "$p" ] || [ -L "$p" ]';
+  const marker = `printf 'sha256 %s\\n' "$h"`;
+  const single = [
+    `s="$t/$e"; d=${renameTo !== undefined ? sh`"$D"/${renameTo}` : '"$D/$e"'}`,
+    `if [ -e "$d" ]; then cp -a -- "$s/." "$d/" && r=merged; else mv -- "$s" "$d" && r=moved; fi && ${marker} > "$d/${MARKER}" && echo "${PLACED} $r"`,
+  ].join('; ');
+  const several =
+    renameTo !== undefined
+      ? `echo ${REFUSED}`
+      : `r=moved; f=; for p in ${entries}; do ${present} || continue; e=\${p##*/}; ` +
+        `if [ -e "$D/$e" ]; then cp -a -- "$p" "$D/" && r=merged; else mv -- "$p" "$D/$e"; fi || { f=1; break; }; done; ` +
+        `[ -z "$f" ] && ${marker} > ${sh`"$D"/${`${MARKER}.${name}`}`} && echo "${PLACED} $r"`;
+  return [
+    sh`D=${dest}; t=; mkdir -p -- "$D" && t=$(mktemp -d "$D/${raw(`${MARKER}-XXXXXX`)}") && echo "$t" && ` +
+      `${format.extract(archive)} && find "$t" -type f | wc -l && ls -A -p "$t" || { rc=$?; [ -z "$t" ] || rm -rf -- "$t"; exit $rc; }`,
+    `echo ${PLACING}`,
+    `n=0; for p in ${entries}; do ${present} || continue; n=$((n + 1)); e=\${p##*/}; done`,
+    `if [ "$n" -eq 1 ] && [ -d "$t/$e" ] && [ ! -L "$t/$e" ]; then ${single}; else ${several}; fi; rc=$?; rm -rf -- "$t"; exit $rc`,
+  ].join('; ');
 }
 
 async function extractAndPlace(ctx: ModuleContext, args: Args, format: Format, archive: string, dest: string, name: string, sum: string, data: Record<string, unknown>): Promise<ModuleResult> {
-  const res = await ctx.exec(unpackCommand(format, archive, dest));
-  return place(ctx, args, res, res.stdout.split('\n').filter(Boolean), dest, name, sum, data);
+  const res = await ctx.exec(sh`h=${sum}; ` + unpackCommand(format, archive, dest, args.rename_to, name));
+  return placed(ctx, args, res, res.stdout.split('\n').filter(Boolean), dest, name, data);
 }
 
-/** Move what unpackCommand extracted (its result, and its output's lines) into place. */
-async function place(ctx: ModuleContext, args: Args, res: ExecResult, lines: string[], dest: string, name: string, sum: string, data: Record<string, unknown>): Promise<ModuleResult> {
-  if (res.exitCode !== 0) return failed(`extracting ${name} into ${dest} failed on ${ctx.host.name} (${explain(res)}); nothing in ${dest} was changed`);
-  const [tmp = '', count = '0', ...entries] = lines;
+/** What unpackCommand did: its result, and its output's lines. */
+function placed(ctx: ModuleContext, args: Args, res: ExecResult, lines: string[], dest: string, name: string, data: Record<string, unknown>): ModuleResult {
+  const at = lines.indexOf(PLACING);
+  if (at < 0) return failed(`extracting ${name} into ${dest} failed on ${ctx.host.name} (${explain(res)}); nothing in ${dest} was changed`);
+  const [, count = '0', ...entries] = lines.slice(0, at);
   const files = parseInt(count.trim(), 10) || 0;
   const dirs = entries.filter((e) => e.endsWith('/')).map((e) => e.slice(0, -1));
   const single = entries.length === 1 && dirs.length === 1 ? dirs[0] : undefined;
-  if (args.rename_to !== undefined && single === undefined) {
-    await removeQuietly(ctx, [tmp], { recursive: true });
+  const where = single !== undefined ? posix.join(dest, args.rename_to ?? single) : dest;
+  const outcome = lines[at + 1] ?? '';
+  if (outcome === REFUSED) {
     const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? ', …' : '');
     return failed(`rename_to needs an archive with a single top-level folder; ${name} has ${plural(entries.length, 'entry', 'entries')} at its top (${shown || 'none'})`);
   }
-
-  // Into place: a new folder is renamed in whole; an existing one (an earlier
-  // version, or force) gets the archive's files copied over it, so data and
-  // logs living inside it survive. The marker is written last: an interrupted
-  // run is not mistaken for a finished one.
-  let moveIn: string;
-  let where: string;
-  if (single !== undefined) {
-    const target = posix.join(dest, args.rename_to ?? single);
-    where = target;
-    moveIn = [
-      sh`s=${`${tmp}/${single}`}; d=${target}`,
-      `if [ -e "$d" ]; then cp -a -- "$s/." "$d/" && r=merged; else mv -- "$s" "$d" && r=moved; fi && ${sh`printf 'sha256 %s\\n' ${sum}`} > "$d/${MARKER}" && echo "$r"`,
-    ].join('; ');
-  } else {
-    where = dest;
-    const moves = entries.map((e) => {
-      const n = e.replace(/\/$/, '');
-      return sh`if [ -e ${`${dest}/${n}`} ]; then cp -a -- ${`${tmp}/${n}`} ${`${dest}/`} && r=merged; else mv -- ${`${tmp}/${n}`} ${`${dest}/${n}`}; fi`;
-    });
-    const marker = sh`printf 'sha256 %s\\n' ${sum} > ${`${dest}/${MARKER}.${name}`}`;
-    moveIn = `r=moved; ${[...moves, marker, 'echo "$r"'].join(' && ')}`;
-  }
-  const done = await ctx.exec(`${moveIn}; rc=$?; ${sh`rm -rf -- ${tmp}`}; exit $rc`);
-  if (done.exitCode !== 0) return failed(`moving the extracted ${name} into ${where} failed on ${ctx.host.name} (${explain(done)})`);
-  const merged = done.stdout.trim() === 'merged';
+  if (res.exitCode !== 0 || !outcome.startsWith(`${PLACED} `)) return failed(`moving the extracted ${name} into ${where} failed on ${ctx.host.name} (${explain(res)})`);
+  const merged = outcome === `${PLACED} merged`;
   const renamed = args.rename_to !== undefined && single !== args.rename_to ? ` (renamed from ${single})` : '';
   const how = merged ? ` over the existing ${where} (files not in the archive were kept)` : ` to ${where}${renamed}`;
   return changed(`extracted ${plural(files, 'file')} from ${name}${how}`, { ...data, files, path: where, merged });

@@ -15,6 +15,7 @@ import { LocalConnection } from '../../engine/connection/local.js';
 import { SshConnection } from '../../engine/connection/ssh.js';
 import { createModuleContext, type ContextEvent } from '../../engine/context.js';
 import { Secret } from '../../engine/secret.js';
+import { sh } from '../../engine/quote.js';
 import fetch from '../../modules/fetch.js';
 import file from '../../modules/file.js';
 import template from '../../modules/template.js';
@@ -249,6 +250,41 @@ describe.each(transports)('file modules over $name', (t) => {
     expect(failed.status).toBe('failed');
     expect(failed.msg).toMatch(/^extracting broken\.tar\.gz into .* failed on h1 \(exit 2: .*\); nothing in .* was changed$/);
     expect(readdirSync(join(area, 'broken'))).toEqual([]);
+  });
+
+  test('unzip: entries starting with a dot are placed too, force copies several entries over, and a folder that cannot be placed fails without leftovers', async () => {
+    const src = join(dir, `${t.name}-dots`);
+    write(join(src, '.env'), 'A=1\n');
+    write(join(src, '..hidden'), 'h');
+    write(join(src, 'bin', 'run.sh'), 'run');
+    const flat = join(area, 'pkg', 'dots.tar');
+    mkdirSync(join(area, 'pkg'), { recursive: true });
+    execFileSync('tar', ['-cf', flat, '-C', src, '.env', '..hidden', 'bin']);
+    const dest = join(area, 'dots');
+    expect((await runModule(unzip, { src: flat, dest }, conn)).msg).toBe(`extracted 3 files from dots.tar to ${dest}`);
+    expect(readdirSync(dest).sort()).toEqual(['..hidden', '.env', '.runbook-unzip.dots.tar', 'bin']);
+
+    write(join(dest, 'bin', 'local.sh'), 'mine');
+    writeFileSync(join(dest, '.env'), 'A=2\n');
+    const forced = await runModule(unzip, { src: flat, dest, force: true }, conn);
+    expect(forced).toMatchObject({ status: 'changed', msg: `extracted 3 files from dots.tar over the existing ${dest} (files not in the archive were kept)`, data: { merged: true } });
+    expect(readFileSync(join(dest, '.env'), 'utf8')).toBe('A=1\n');
+    expect(readFileSync(join(dest, 'bin', 'local.sh'), 'utf8')).toBe('mine');
+    expect(leftovers(dest)).toEqual([]);
+
+    // rename_to names a file that is in the way: the archive's folder cannot go there.
+    const top = 'app-1.0';
+    const staging = packageTree(join(dir, `${t.name}-blocked`), top, '1.0');
+    const archive = join(area, 'pkg', `${top}.tar.gz`);
+    execFileSync('tar', ['-czf', archive, '-C', staging, top]);
+    const blocked = join(area, 'blocked');
+    // Made by the connection's user, who must be able to write beside it.
+    expect((await conn.exec(sh`mkdir -p -- ${blocked} && printf 'a file, not a folder' > ${join(blocked, 'app')}`)).exitCode).toBe(0);
+    const stuck = await runModule(unzip, { src: archive, dest: blocked, rename_to: 'app' }, conn);
+    expect(stuck.status).toBe('failed');
+    expect(stuck.msg).toMatch(new RegExp(`^moving the extracted ${top}\\.tar\\.gz into ${blocked}/app failed on h1 \\(exit 1: .*\\)$`));
+    expect(readFileSync(join(blocked, 'app'), 'utf8')).toBe('a file, not a folder');
+    expect(readdirSync(blocked)).toEqual(['app']);
   });
 
   test('unzip: a local archive with remote_src false is copied over, extracted, and the copy removed', async () => {
