@@ -4,10 +4,11 @@
 // floor) on the same lab hosts, the same ~100 MB product archive and the same
 // steps. See bench/README.md for what is measured and how to read it.
 //
-//   node bench/run.mjs            the full bench (6 and 30 hosts, 3 rounds, 100 MB)
+//   node bench/run.mjs            the full bench (6 and 30 hosts, 5 and 3 rounds, 100 MB)
 //   node bench/run.mjs --quick    2 and 3 hosts, 1 round, 8 MB: checks the plumbing
 //
-// Options: --runs N, --size-mb N, --hosts 6,30, --tools runbook,ansible,floor,
+// Options: --runs N (rounds on every lab), --size-mb N, --hosts 6,30,
+// --tools runbook,ansible,floor,floor+ (floor+ is a cold-only diagnostic),
 // --no-startup, --head (measure the committed HEAD instead of the working
 // tree; either way a private compiled copy, see lib/snapshot.mjs), --with a,b
 // (with --head: HEAD plus the working tree's copies of these paths).
@@ -32,6 +33,7 @@ import { runTool, wipe } from './lib/tools.mjs';
 
 /** @typedef {import('./lib/tools.mjs').Tool} Tool */
 /** @typedef {import('./lib/tools.mjs').ToolRun} ToolRun */
+/** @typedef {import('./lib/tools.mjs').Phase} Phase */
 /** @typedef {import('./lib/tools.mjs').BenchLab} BenchLab */
 /** @typedef {typeof import('../engine/lab/index.js')} LabApi */
 
@@ -40,9 +42,14 @@ const repoDir = join(benchDir, '..');
 const MB = 1024 * 1024;
 
 /** The two labs of the issue; the quick mode uses few of their hosts. */
+/**
+ * Rounds: 5 on 6 hosts, where a round takes under a minute and the cold
+ * ratio to the floor has the least margin, so that one disturbed round moves
+ * its median less; 3 on 30 hosts, where a round takes about 4 minutes.
+ */
 const LABS = [
-  { name: 'bench6', subnet: '198.19.20.0/24', hosts: 6, quickHosts: 2 },
-  { name: 'bench30', subnet: '198.19.21.0/24', hosts: 30, quickHosts: 3 },
+  { name: 'bench6', subnet: '198.19.20.0/24', hosts: 6, quickHosts: 2, rounds: 5 },
+  { name: 'bench30', subnet: '198.19.21.0/24', hosts: 30, quickHosts: 3, rounds: 3 },
 ];
 
 function parseArgs(argv = process.argv.slice(2)) {
@@ -63,13 +70,13 @@ function parseArgs(argv = process.argv.slice(2)) {
     else if (a === '--head') o.head = true;
     else if (a === '--with') o.with = next().split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.mjs [--quick] [--runs N] [--size-mb N] [--hosts 6,30] [--tools runbook,ansible,floor] [--no-startup] [--head [--with path,path]]\n');
+      process.stdout.write('usage: node bench/run.mjs [--quick] [--runs N] [--size-mb N] [--hosts 6,30] [--tools runbook,ansible,floor,floor+] [--no-startup] [--head [--with path,path]]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}; see --help`);
   }
   if (o.with.length > 0 && !o.head) throw new Error('--with adds working-tree files to --head; without --head the whole working tree is measured anyway');
   if (o.tools.some((t) => !TOOLS.includes(t))) throw new Error(`--tools takes ${TOOLS.join(', ')}`);
-  if (!o.runs) o.runs = o.quick ? 1 : 3;
+  if (o.quick && !o.runs) o.runs = 1;
   if (!o.sizeMb) o.sizeMb = o.quick ? 8 : 100;
   if (o.hosts.length === 0) o.hosts = LABS.map((l) => (o.quick ? l.quickHosts : l.hosts));
   if (o.hosts.length > LABS.length || o.hosts.some((n, i) => !Number.isInteger(n) || n < 1 || n > /** @type {{ hosts: number }} */ (LABS[i]).hosts)) {
@@ -145,16 +152,19 @@ function benchLab(state, hosts) {
 async function main() {
   const o = parseArgs();
   if (process.getuid?.() !== 0) throw new Error('the bench brings up lab hosts (network namespaces), which needs root');
-  // Only the full bench (every tool, both labs at full size, 100 MB, 3 rounds
-  // or more) replaces bench/results.*; anything smaller goes to .work/partial.
-  const full = !o.quick && o.tools.length === TOOLS.length && o.hosts.length === LABS.length && o.hosts.every((n, i) => n === LABS[i]?.hosts) && o.sizeMb === 100 && o.runs >= 3;
+  // Only the full bench (every tool, both labs at full size, 100 MB, the default
+  // rounds or --runs 3 or more) replaces bench/results.*; anything smaller goes
+  // to .work/partial.
+  const full = !o.quick && o.tools.length === TOOLS.length && o.hosts.length === LABS.length && o.hosts.every((n, i) => n === LABS[i]?.hosts) && o.sizeMb === 100 && (o.runs === 0 || o.runs >= 3);
   const outDir = o.quick ? join(benchDir, '.work', 'quick') : full ? benchDir : join(benchDir, '.work', 'partial');
   const workDir = join(benchDir, '.work');
   const logDir = join(workDir, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(outDir, { recursive: true });
   const t0 = performance.now();
   const load0 = loadavg();
-  log(`runbook bench${o.quick ? ' (quick)' : ''}: ${o.hosts.join(' and ')} hosts, ${o.runs} round(s), ${o.sizeMb} MB package, tools ${o.tools.join(', ')}`);
+  const roundsOf = (/** @type {number} */ i) => o.runs || /** @type {(typeof LABS)[number]} */ (LABS[i]).rounds;
+  const roundsText = o.hosts.map((n, i) => `${roundsOf(i)} on ${n}`).join(', ');
+  log(`runbook bench${o.quick ? ' (quick)' : ''}: ${o.hosts.join(' and ')} hosts, rounds ${roundsText}, ${o.sizeMb} MB package, tools ${o.tools.join(', ')}`);
   log(`machine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${load0.map((x) => x.toFixed(2)).join(' ')} (others' work on this machine adds noise; the tools run interleaved so it falls on all three)`);
 
   const snap = await snapshotRunbook(repoDir, workDir, { worktree: !o.head, with: o.with });
@@ -219,10 +229,14 @@ async function main() {
       await runTool('floor', 'cold', bl, { ...settings, round: 0 });
       await wipe(bl);
       log(`  warm-up (untimed): a floor cold deploy on ${hosts} hosts, ${secs(performance.now() - tWarmUp)}`);
-      for (let round = 1; round <= o.runs; round++) {
+      const rounds = roundsOf(i);
+      for (let round = 1; round <= rounds; round++) {
         const order = o.tools.map((_, k) => /** @type {Tool} */ (o.tools[(k + round - 1) % o.tools.length]));
         for (const tool of order) {
-          for (const phase of /** @type {const} */ (['cold', 'warm'])) {
+          // floor+ is a diagnostic of the cold deploy only.
+          /** @type {Phase[]} */
+          const phases = tool === 'floor+' ? ['cold'] : ['cold', 'warm'];
+          for (const phase of phases) {
             if (phase === 'cold') await wipe(bl);
             if (interrupted) return;
             let r;
@@ -234,7 +248,7 @@ async function main() {
               // (cold and warm) is run again once from a wiped host.
               const error = err instanceof Error ? err.message : String(err);
               failures.push({ tool, phase, hosts, round, error });
-              log(`  round ${round}/${o.runs}  ${String(hosts).padStart(2)} hosts  ${tool.padEnd(7)} ${phase}  FAILED, running it again: ${error.split('\n')[0]}`);
+              log(`  round ${round}/${rounds}  ${String(hosts).padStart(2)} hosts  ${tool.padEnd(7)} ${phase}  FAILED, running it again: ${error.split('\n')[0]}`);
               if (failures.length > 3) throw new Error(`${failures.length} runs failed; giving up. Last failure:\n${error}`);
               await wipe(bl);
               if (phase === 'warm') await runTool(tool, 'cold', bl, { ...settings, round });
@@ -242,7 +256,7 @@ async function main() {
             }
             runs.push(r);
             const cpu = (/** @type {number | undefined} */ x) => (x === undefined ? '?' : x.toFixed(1));
-            log(`  round ${round}/${o.runs}  ${String(hosts).padStart(2)} hosts  ${tool.padEnd(7)} ${phase}  ${secs(r.wallMs).padStart(8)}  peak ${(r.peakPssBytes / MB).toFixed(0)} MB PSS / ${(r.peakRssBytes / MB).toFixed(0)} MB RSS in ${r.peakProcesses} processes, CPU ${cpu(r.controllerCpuS)} s controller + ${cpu(r.hostsCpuS)} s hosts${r.changed ? `, ${r.changed} changed` : ''}`);
+            log(`  round ${round}/${rounds}  ${String(hosts).padStart(2)} hosts  ${tool.padEnd(7)} ${phase}  ${secs(r.wallMs).padStart(8)}  peak ${(r.peakPssBytes / MB).toFixed(0)} MB PSS / ${(r.peakRssBytes / MB).toFixed(0)} MB RSS in ${r.peakProcesses} processes, CPU ${cpu(r.controllerCpuS)} s controller + ${cpu(r.hostsCpuS)} s hosts${r.changed ? `, ${r.changed} changed` : ''}`);
           }
         }
       }
@@ -269,8 +283,8 @@ async function main() {
     runbook: { source: snap.source, commit: snap.commit, workingTreeDirty: snap.dirty, compileErrors: snap.compileErrors },
     package: { name: 'bench-product-1.0.0.zip', bytes: pkg.bytes, files: pkg.files, sha256: pkg.sha256 },
     method: {
-      rounds: o.runs,
-      order: 'after an untimed warm-up (a floor cold deploy) on each new lab, every round runs each tool (wipe, cold, warm) in turn; the order rotates by one each round',
+      rounds: Object.fromEntries(o.hosts.map((n, i) => [n, roundsOf(i)])),
+      order: 'after an untimed warm-up (a floor cold deploy) on each new lab, every round runs each tool (wipe, cold, warm; floor+ cold only) in turn; the order rotates by one each round',
       wall: 'spawn of the tool to its exit, measured by the bench driver',
       memory: 'every 100 ms, the sum over all processes carrying the run\'s marker variable (so Ansible\'s forked workers, its ssh clients and daemonised ControlPersist masters all count); PSS splits shared pages between processes, RSS counts them in each',
       cipher: 'aes128-gcm@openssh.com for all three',
@@ -284,7 +298,7 @@ async function main() {
     runs,
   };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  const subtitle = `${o.quick ? 'QUICK MODE (plumbing check, not a result): ' : ''}${(pkg.bytes / MB).toFixed(0)} MB archive, median of ${o.runs} interleaved round${o.runs === 1 ? '' : 's'}, ${cpus().length}-core controller with the lab hosts on the same machine`;
+  const subtitle = `${o.quick ? 'QUICK MODE (plumbing check, not a result): ' : ''}${(pkg.bytes / MB).toFixed(0)} MB archive, median of ${roundsText.replace(/(\d+) on (\d+)/g, '$1 on $2 hosts')} interleaved rounds, ${cpus().length}-core controller with the lab hosts on the same machine`;
   writeFileSync(join(outDir, 'results.svg'), drawSvg(cells, rs, { title: 'runbook vs Ansible vs plain OpenSSH', subtitle }));
   log('');
   log(formatTable(cells, rs, ts, startup));
@@ -305,7 +319,7 @@ function profileOf(runs) {
   /** @type {Array<Record<string, unknown>>} */
   const out = [];
   for (const r0 of runs) {
-    if (r0.round !== 1 || r0.tool === 'floor') continue;
+    if (r0.round !== 1 || r0.tool === 'floor' || r0.tool === 'floor+') continue;
     const same = runs.filter((r) => r.tool === r0.tool && r.phase === r0.phase && r.hosts === r0.hosts);
     out.push({
       tool: r0.tool,

@@ -11,7 +11,9 @@ import { median } from './proc.mjs';
 /** @typedef {import('./startup.mjs').StartupResult} StartupResult */
 
 /** @type {Tool[]} */
-export const TOOLS = ['runbook', 'ansible', 'floor'];
+export const TOOLS = ['runbook', 'ansible', 'floor', 'floor+'];
+/** The issue's three, which the chart shows; floor+ is a diagnostic (cold only) for the table. */
+const CHART_TOOLS = /** @type {Tool[]} */ (['runbook', 'ansible', 'floor']);
 /** @type {Phase[]} */
 const PHASES = ['cold', 'warm'];
 const MB = 1024 * 1024;
@@ -37,6 +39,7 @@ const MB = 1024 * 1024;
  * @property {Phase} phase
  * @property {number | undefined} runbookOverAnsible   < 1: runbook is faster
  * @property {number | undefined} runbookOverFloor     1 = as fast as plain OpenSSH
+ * @property {number | undefined} runbookOverFloorPlus  cold: over plain OpenSSH doing the scenario's other steps too (what the tool itself costs)
  * @property {number | undefined} cpuOverAnsible       the same for CPU seconds (controller + hosts): less sensitive to others' load
  * @property {number | undefined} cpuOverFloor
  */
@@ -97,6 +100,7 @@ export function ratios(cells) {
       if (!rb) continue;
       const an = cellOf(cells, 'ansible', phase, hosts);
       const fl = cellOf(cells, 'floor', phase, hosts);
+      const fp = cellOf(cells, 'floor+', phase, hosts);
       const cpu = (/** @type {Cell | undefined} */ c) => (c?.controllerCpuS === undefined || c.hostsCpuS === undefined ? undefined : c.controllerCpuS + c.hostsCpuS);
       const over = (/** @type {number | undefined} */ a, /** @type {number | undefined} */ b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
       out.push({
@@ -104,6 +108,7 @@ export function ratios(cells) {
         phase,
         runbookOverAnsible: an ? rb.medianWallMs / an.medianWallMs : undefined,
         runbookOverFloor: fl ? rb.medianWallMs / fl.medianWallMs : undefined,
+        runbookOverFloorPlus: fp ? rb.medianWallMs / fp.medianWallMs : undefined,
         cpuOverAnsible: over(cpu(rb), cpu(an)),
         cpuOverFloor: over(cpu(rb), cpu(fl)),
       });
@@ -175,7 +180,7 @@ const lpad = (s, n) => s.padStart(n);
  */
 export function formatTable(cells, rs, ts, startup) {
   const lines = [];
-  const head = `${pad('scenario', 16)}${lpad('runbook', 10)}${lpad('ansible', 10)}${lpad('floor', 10)}   ${pad('runbook/ansible', 22)}runbook/floor`;
+  const head = `${pad('scenario', 16)}${lpad('runbook', 10)}${lpad('ansible', 10)}${lpad('floor', 10)}${lpad('floor+', 10)}   ${pad('runbook/ansible', 22)}${pad('runbook/floor', 15)}runbook/floor+`;
   lines.push('wall time, median of each tool\'s runs', head, '-'.repeat(head.length));
   for (const x of rs) {
     const c = (/** @type {Tool} */ t) => cellOf(cells, t, x.phase, x.hosts);
@@ -185,7 +190,11 @@ export function formatTable(cells, rs, ts, startup) {
     };
     const ra = x.runbookOverAnsible === undefined ? '—' : `${x.runbookOverAnsible.toFixed(3)} (${(1 / x.runbookOverAnsible).toFixed(1)}× faster)`;
     const rf = x.runbookOverFloor === undefined ? '—' : x.runbookOverFloor.toFixed(2);
-    lines.push(`${pad(`${x.phase} ${lpad(String(x.hosts), 2)} hosts`, 16)}${lpad(v('runbook'), 10)}${lpad(v('ansible'), 10)}${lpad(v('floor'), 10)}   ${pad(ra, 22)}${rf}`);
+    const rp = x.runbookOverFloorPlus === undefined ? '—' : x.runbookOverFloorPlus.toFixed(2);
+    lines.push(`${pad(`${x.phase} ${lpad(String(x.hosts), 2)} hosts`, 16)}${lpad(v('runbook'), 10)}${lpad(v('ansible'), 10)}${lpad(v('floor'), 10)}${lpad(v('floor+'), 10)}   ${pad(ra, 22)}${pad(rf, 15)}${rp}`);
+  }
+  if (cells.some((c) => c.tool === 'floor+')) {
+    lines.push("floor+ (a diagnostic, cold only): the floor plus the scenario's other steps by hand in the same session; runbook/floor+ is what the tool itself costs");
   }
   lines.push('');
   const toolHeader = `${pad('', 16)}${TOOLS.map((t) => lpad(t, 18)).join('')}`;
@@ -240,7 +249,7 @@ export function formatTable(cells, rs, ts, startup) {
 /** @param {string} s */
 const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const COLOURS = /** @type {Record<Tool, string>} */ ({ runbook: '#2b6cb0', ansible: '#dd6b20', floor: '#718096' });
+const COLOURS = /** @type {Record<Tool, string>} */ ({ runbook: '#2b6cb0', ansible: '#dd6b20', floor: '#718096', 'floor+': '#a0aec0' });
 
 /** A round axis step giving about 4–6 grid lines up to `max`. @param {number} max */
 function niceStep(max) {
@@ -276,7 +285,7 @@ export function drawSvg(cells, rs, o) {
   out.push(`<text x="${W / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold">${esc(o.title)}</text>`);
   out.push(`<text x="${W / 2}" y="50" text-anchor="middle" fill="#4a5568">${esc(o.subtitle)}</text>`);
   // Legend
-  TOOLS.forEach((t, i) => {
+  CHART_TOOLS.forEach((t, i) => {
     const x = W / 2 - 150 + i * 110;
     out.push(`<rect x="${x}" y="62" width="12" height="12" fill="${COLOURS[t]}"/><text x="${x + 18}" y="72">${t === 'floor' ? 'floor (OpenSSH)' : t}</text>`);
   });
@@ -289,7 +298,7 @@ export function drawSvg(cells, rs, o) {
     for (const hosts of hostCounts) {
       const phases = p.phase === 'both' ? /** @type {Phase[]} */ (['cold']) : [p.phase];
       for (const phase of phases) {
-        const bars = TOOLS.flatMap((tool) => {
+        const bars = CHART_TOOLS.flatMap((tool) => {
           if (p.phase === 'both') {
             // Memory: the highest of cold and warm for each tool.
             const both = cells.filter((c) => c.tool === tool && c.hosts === hosts);
@@ -315,7 +324,7 @@ export function drawSvg(cells, rs, o) {
     out.push(`<line x1="${axisX}" x2="${axisX + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#a0aec0"/>`);
     const groupW = plotW / Math.max(1, groups.length);
     groups.forEach((g, gi) => {
-      const barW = Math.min(34, (groupW - 16) / TOOLS.length);
+      const barW = Math.min(34, (groupW - 16) / CHART_TOOLS.length);
       const gx = axisX + gi * groupW + (groupW - barW * g.bars.length) / 2;
       g.bars.forEach((b, bi) => {
         const bx = gx + bi * barW;

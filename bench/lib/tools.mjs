@@ -7,6 +7,10 @@
 //   ansible  bench/ansible/deploy.yml through ansible-playbook
 //   floor    one OpenSSH client per host: cat the archive over, unzip it;
 //            its warm run is one ssh per host that checks the archive's sha256
+//   floor+   a diagnostic, cold only: the floor plus, in the same session,
+//            the scenario's other steps done by hand (write the config, start
+//            the server, wait for its port, query it). runbook's time over
+//            it is what the tool itself costs; the target is over the floor.
 //
 // All three use AES-128-GCM: runbook's ssh2 picks it on a CPU with AES-NI,
 // and the OpenSSH runs are told to, so no tool wins or loses on the cipher.
@@ -24,7 +28,7 @@ const CIPHER = 'aes128-gcm@openssh.com';
 /** Generous: a failing tool should fail the bench, not hang it. */
 const RUN_TIMEOUT_MS = 15 * 60_000;
 
-/** @typedef {'runbook' | 'ansible' | 'floor'} Tool */
+/** @typedef {'runbook' | 'ansible' | 'floor' | 'floor+'} Tool */
 /** @typedef {'cold' | 'warm'} Phase */
 
 /**
@@ -142,7 +146,7 @@ function lineLog() {
 export async function runTool(tool, phase, lab, o) {
   if (tool === 'runbook') return runRunbook(phase, lab, o);
   if (tool === 'ansible') return runAnsible(phase, lab, o);
-  return runFloor(phase, lab, o);
+  return runFloor(phase, lab, o, tool === 'floor+');
 }
 
 /**
@@ -287,19 +291,35 @@ async function closeMasters(dir) {
 }
 
 /**
- * @param {Phase} phase @param {BenchLab} lab @param {RunSettings} o
+ * The scenario's steps after unpacking, as one shell script on the host: the
+ * config the playbooks template (the host's name in it), the package's own
+ * start script, its port polled every 20 ms for up to 30 s with the package's
+ * query script (bash's /dev/tcp), then the status question.
+ */
+const SERVER_STEPS = [
+  `cd ${DEPLOY_DIR}/${ARCHIVE_NAME.replace(/\.zip$/, '')}`,
+  `printf 'server.name=%s\\nserver.port=7070\\nserver.listen=0.0.0.0\\n' "$(hostname)" > conf/server.properties`,
+  'bin/start.sh >/dev/null',
+  'n=0; until bin/query.sh ping >/dev/null 2>&1; do n=$((n + 1)); [ $n -lt 1500 ] || { echo "bench-server did not listen within 30 s" >&2; exit 1; }; sleep 0.02; done',
+  'bin/query.sh status >/dev/null',
+].join(' && ');
+
+/**
+ * @param {Phase} phase @param {BenchLab} lab @param {RunSettings} o @param {boolean} plus  floor+: the server steps too (cold only)
  * @returns {Promise<ToolRun>}
  */
-async function runFloor(phase, lab, o) {
+async function runFloor(phase, lab, o, plus) {
   const dest = `${DEPLOY_DIR}/${ARCHIVE_NAME}`;
+  if (plus && phase !== 'cold') throw new Error('floor+ has only a cold run');
+  const unpack = `mkdir -p ${DEPLOY_DIR} && cat > ${dest} && cd ${DEPLOY_DIR} && unzip -q -o ${ARCHIVE_NAME}`;
   const script =
     phase === 'cold'
-      ? parallelSsh(lab, `mkdir -p ${DEPLOY_DIR} && cat > ${dest} && cd ${DEPLOY_DIR} && unzip -q -o ${ARCHIVE_NAME}`, o.archive)
+      ? parallelSsh(lab, plus ? `${unpack} && ${SERVER_STEPS}` : unpack, o.archive)
       : parallelSsh(lab, `echo '${o.sha256}  ${dest}' | sha256sum -c --quiet`);
   const r = await runMeasured('sh', ['-c', script], { timeoutMs: RUN_TIMEOUT_MS, netnsInodes: lab.netnsInodes });
-  if (r.code !== 0) throw new Error(`the floor's ${phase} run on ${lab.hosts.length} hosts failed (exit ${r.code}):\n${tail(r.stderr)}`);
+  if (r.code !== 0) throw new Error(`the ${plus ? 'floor+' : 'floor'}'s ${phase} run on ${lab.hosts.length} hosts failed (exit ${r.code}):\n${tail(r.stderr)}`);
   return {
-    tool: 'floor',
+    tool: plus ? 'floor+' : 'floor',
     phase,
     hosts: lab.hosts.length,
     round: o.round,
