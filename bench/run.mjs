@@ -298,7 +298,7 @@ async function main() {
     runs,
   };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  const subtitle = `${o.quick ? 'QUICK MODE (plumbing check, not a result): ' : ''}${(pkg.bytes / MB).toFixed(0)} MB archive, median of ${roundsText.replace(/(\d+) on (\d+)/g, '$1 on $2 hosts')} interleaved rounds, ${cpus().length}-core controller with the lab hosts on the same machine`;
+  const subtitle = `${o.quick ? 'QUICK MODE (plumbing check, not a result): ' : ''}${(pkg.bytes / MB).toFixed(0)} MB archive; medians of ${o.hosts.map((n, i) => `${roundsOf(i)} round${roundsOf(i) === 1 ? '' : 's'} (${n} hosts)`).join(' and ')}, interleaved; ${cpus().length}-core controller, lab hosts on the same machine`;
   writeFileSync(join(outDir, 'results.svg'), drawSvg(cells, rs, { title: 'runbook vs Ansible vs plain OpenSSH', subtitle }));
   log('');
   log(formatTable(cells, rs, ts, startup));
