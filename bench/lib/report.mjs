@@ -235,7 +235,22 @@ export function formatTable(cells, rs, ts, startup) {
       lines.push(`  without NODE_EXTRA_CA_CERTS ${startup.versionWithoutExtraCa.medianMs.toFixed(0)} ms   (node -e 0: ${startup.nodeWithoutExtraCa.medianMs.toFixed(0)} ms)`);
     }
     if (startup.ansibleVersion) lines.push(`  ansible-playbook --version ${startup.ansibleVersion.medianMs.toFixed(0)} ms (reference)`);
-    for (const v of startup.validate) lines.push(`  ${pad(v.what, 34)}${lpad(v.medianMs.toFixed(0), 5)} ms${v.failed !== undefined ? `  (did not validate: ${v.failed})` : ''}`);
+    // One line per product: every built-in playbook is validated, with its product's lab topology.
+    /** @type {Map<string, NonNullable<typeof startup>['validate']>} */
+    const byProduct = new Map();
+    for (const v of startup.validate) {
+      const product = /^runbook validate ([^/]+)\//.exec(v.what)?.[1] ?? '?';
+      byProduct.set(product, [...(byProduct.get(product) ?? []), v]);
+    }
+    for (const [product, vs] of byProduct) {
+      const slowest = vs.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
+      const failed = vs.filter((v) => v.failed !== undefined);
+      lines.push(
+        `  runbook validate, ${pad(`${product} (${vs.length} playbooks)`, 32)} median ${lpad(median(vs.map((v) => v.medianMs)).toFixed(0), 4)} ms, slowest ${lpad(slowest.medianMs.toFixed(0), 4)} ms (${slowest.what.replace(/^runbook validate /, '')})` +
+          (failed.length ? `; did not validate: ${failed.map((v) => `${v.what.replace(/^runbook validate /, '')} (${v.failed})`).join(', ')}` : ''),
+      );
+    }
+    for (const [product, n] of Object.entries(startup.notValidated ?? {})) lines.push(`  (${n} ${product} playbooks not validated: no lab topology for them)`);
   }
   lines.push('');
   lines.push('targets (reported, not asserted)');

@@ -27,9 +27,9 @@ import { median, run } from './proc.mjs';
  * @property {Timed} node                        node -e 0, environment as found
  * @property {Timed} [nodeWithoutExtraCa]
  * @property {Timed} [ansibleVersion]            ansible-playbook --version, for reference
- * @property {Timed[]} validate                  runbook validate <playbook> per built-in IoTDB playbook
- * @property {Record<string, number>} [notValidated]  playbooks of other products, per product (no lab topology to validate them with)
- * @property {string} topology                   the topology validate was given
+ * @property {Timed[]} validate                  runbook validate <playbook> per built-in playbook, each with its product's lab topology
+ * @property {Record<string, number>} [notValidated]  playbooks of a product with no lab topology named in LAB_TOPOLOGIES, per product
+ * @property {Record<string, string>} topologies  per product, the topology validate was given
  */
 
 /**
@@ -55,20 +55,36 @@ async function timed(what, cmd, args, runs, o = {}) {
   return { what, medianMs: median(ms), minMs: Math.min(...ms), runs, ...(failed !== undefined ? { failed } : {}) };
 }
 
+/** Each product's lab topology in inventories/, the one its built-in playbooks are validated with. */
+const LAB_TOPOLOGIES = /** @type {Record<string, string>} */ ({
+  iotdb: 'lab-3c3d.yaml',
+  'iotdb-dual-active': 'iotdb-dual-active-lab.yaml',
+  dolphindb: 'dolphindb-lab.yaml',
+  tdengine: 'tdengine-lab.yaml',
+  openmldb: 'openmldb-lab.yaml',
+});
+
 /**
- * The lab 3C3D topology with its archive path pointed at a placeholder the
- * bench creates (validate checks that the file exists, not what it holds).
- * @param {string} workDir
+ * A product's lab topology, copied with every file it names under the lab's
+ * packages folder (the archives, DolphinDB's license) pointed at an empty
+ * placeholder the bench creates: validate checks that those files exist, not
+ * what they hold, and the bench should not need `runbook lab package` first.
+ * @param {string} workDir @param {string} root @param {string} file
  */
-function benchTopology(workDir, /** @type {string} */ root) {
+function benchTopology(workDir, root, file) {
   const dir = join(workDir, 'startup');
-  mkdirSync(dir, { recursive: true });
-  const placeholder = join(dir, 'apache-iotdb-1.3.0-all-bin.zip');
-  if (!existsSync(placeholder)) writeFileSync(placeholder, '');
-  const text = readFileSync(join(root, 'inventories', 'lab-3c3d.yaml'), 'utf8');
-  if (!/^(\s*iotdb_zip_dir:\s*).*$/m.test(text)) throw new Error('inventories/lab-3c3d.yaml has no iotdb_zip_dir line for the bench to point at its placeholder');
-  const path = join(dir, 'lab-3c3d.yaml');
-  writeFileSync(path, `# inventories/lab-3c3d.yaml, copied by bench/run.mjs with iotdb_zip_dir pointing at an empty placeholder\n${text.replace(/^(\s*iotdb_zip_dir:\s*).*$/m, `$1${placeholder}`)}`);
+  const packages = join(dir, 'packages');
+  mkdirSync(packages, { recursive: true });
+  const text = readFileSync(join(root, 'inventories', file), 'utf8');
+  const named = /(?:~|\/root)\/\.runbook\/lab\/packages\/([^\s'"#]+)/g;
+  const copy = text.replace(named, (_, name) => {
+    const placeholder = join(packages, name);
+    if (!existsSync(placeholder)) writeFileSync(placeholder, '');
+    return placeholder;
+  });
+  if (copy === text) throw new Error(`inventories/${file} names no file under ~/.runbook/lab/packages for the bench to point at a placeholder`);
+  const path = join(dir, file);
+  writeFileSync(path, `# inventories/${file}, copied by bench/run.mjs with the lab packages it names pointing at empty placeholders\n${copy}`);
   return path;
 }
 
@@ -101,7 +117,7 @@ export async function measureStartup(o) {
   const node = await timed('node -e 0', process.execPath, ['-e', '0'], versionRuns, { cwd });
   const version = await timed('runbook --version', runbook, ['--version'], versionRuns, { cwd });
   /** @type {StartupResult} */
-  const result = { extraCaCerts: extra, version, node, validate: [], topology: '' };
+  const result = { extraCaCerts: extra, version, node, validate: [], topologies: {} };
   if (extra !== undefined) {
     result.nodeWithoutExtraCa = await timed('node -e 0 (no NODE_EXTRA_CA_CERTS)', process.execPath, ['-e', '0'], versionRuns, { env: noCa, cwd });
     result.versionWithoutExtraCa = await timed('runbook --version (no NODE_EXTRA_CA_CERTS)', runbook, ['--version'], versionRuns, { env: noCa, cwd });
@@ -113,23 +129,25 @@ export async function measureStartup(o) {
     // Reference only; the scenario runs report a missing Ansible themselves.
   }
 
-  const topology = benchTopology(o.workDir, o.runbookRoot);
-  result.topology = topology;
+  /** @type {Record<string, string>} */
+  const topologies = {};
   /** @type {Map<string, number>} */
   const skipped = new Map();
   for (const p of builtinPlaybooks(o.runbookRoot)) {
-    // Only IoTDB has a lab topology in inventories/ to validate against.
-    if (p.product !== 'iotdb') {
+    const file = LAB_TOPOLOGIES[p.product];
+    if (file === undefined) {
       skipped.set(p.product, (skipped.get(p.product) ?? 0) + 1);
       continue;
     }
+    const topology = (topologies[p.product] ??= benchTopology(o.workDir, o.runbookRoot, file));
     // A playbook someone is still writing may not validate; its time still
     // says what start-up plus checking costs, so it is kept and marked.
-    const t = await timed(`runbook validate ${p.name}`, runbook, ['validate', p.name, '-i', topology], o.quick ? 1 : 3, { allowFailure: true, cwd });
-    if (t.failed !== undefined) o.log(`  (runbook validate ${p.name} did not pass: ${t.failed})`);
+    const t = await timed(`runbook validate ${p.product}/${p.name}`, runbook, ['validate', p.name, '-i', topology], o.quick ? 1 : 3, { allowFailure: true, cwd });
+    if (t.failed !== undefined) o.log(`  (runbook validate ${p.product}/${p.name} did not pass: ${t.failed})`);
     result.validate.push(t);
   }
-  for (const [product, n] of skipped) o.log(`  (${n} ${product} playbooks not validated: no lab topology for ${product})`);
+  for (const [product, n] of skipped) o.log(`  (${n} ${product} playbooks not validated: bench/lib/startup.mjs names no lab topology for ${product})`);
+  result.topologies = topologies;
   result.notValidated = Object.fromEntries(skipped);
   const v = result.validate.map((t) => t.medianMs);
   if (v.length) o.log(`  runbook validate    ${v.length} playbooks, median ${median(v).toFixed(0)} ms, slowest ${Math.max(...v).toFixed(0)} ms`);
