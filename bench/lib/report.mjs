@@ -238,10 +238,7 @@ export function formatTable(cells, rs, ts, startup) {
     // One line per product: every built-in playbook is validated, with its product's lab topology.
     /** @type {Map<string, NonNullable<typeof startup>['validate']>} */
     const byProduct = new Map();
-    for (const v of startup.validate) {
-      const product = /^runbook validate ([^/]+)\//.exec(v.what)?.[1] ?? '?';
-      byProduct.set(product, [...(byProduct.get(product) ?? []), v]);
-    }
+    for (const v of startup.validate) byProduct.set(v.product, [...(byProduct.get(v.product) ?? []), v]);
     for (const [product, vs] of byProduct) {
       const slowest = vs.reduce((a, b) => (b.medianMs > a.medianMs ? b : a));
       const failed = vs.filter((v) => v.failed !== undefined);

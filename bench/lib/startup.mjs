@@ -27,7 +27,7 @@ import { median, run } from './proc.mjs';
  * @property {Timed} node                        node -e 0, environment as found
  * @property {Timed} [nodeWithoutExtraCa]
  * @property {Timed} [ansibleVersion]            ansible-playbook --version, for reference
- * @property {Timed[]} validate                  runbook validate <playbook> per built-in playbook, each with its product's lab topology
+ * @property {Array<Timed & { product: string }>} validate  runbook validate <playbook> per built-in playbook, each with its product's lab topology
  * @property {Record<string, number>} [notValidated]  playbooks of a product with no lab topology named in LAB_TOPOLOGIES, per product
  * @property {Record<string, string>} topologies  per product, the topology validate was given
  */
@@ -144,7 +144,7 @@ export async function measureStartup(o) {
     // says what start-up plus checking costs, so it is kept and marked.
     const t = await timed(`runbook validate ${p.product}/${p.name}`, runbook, ['validate', p.name, '-i', topology], o.quick ? 1 : 3, { allowFailure: true, cwd });
     if (t.failed !== undefined) o.log(`  (runbook validate ${p.product}/${p.name} did not pass: ${t.failed})`);
-    result.validate.push(t);
+    result.validate.push({ ...t, product: p.product });
   }
   for (const [product, n] of skipped) o.log(`  (${n} ${product} playbooks not validated: bench/lib/startup.mjs names no lab topology for ${product})`);
   result.topologies = topologies;

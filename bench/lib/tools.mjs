@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, run, runMeasured } from './proc.mjs';
-import { ARCHIVE_NAME } from './package.mjs';
+import { ARCHIVE_NAME, TOP_DIR } from './package.mjs';
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DEPLOY_DIR = '/opt/bench';
@@ -297,10 +297,10 @@ async function closeMasters(dir) {
  * query script (bash's /dev/tcp), then the status question.
  */
 const SERVER_STEPS = [
-  `cd ${DEPLOY_DIR}/${ARCHIVE_NAME.replace(/\.zip$/, '')}`,
+  `cd ${DEPLOY_DIR}/${TOP_DIR}`,
   `printf 'server.name=%s\\nserver.port=7070\\nserver.listen=0.0.0.0\\n' "$(hostname)" > conf/server.properties`,
   'bin/start.sh >/dev/null',
-  'n=0; until bin/query.sh ping >/dev/null 2>&1; do n=$((n + 1)); [ $n -lt 1500 ] || { echo "bench-server did not listen within 30 s" >&2; exit 1; }; sleep 0.02; done',
+  '{ n=0; until bin/query.sh ping >/dev/null 2>&1; do n=$((n + 1)); [ $n -lt 1500 ] || { echo "bench-server did not listen within 30 s" >&2; exit 1; }; sleep 0.02; done; }',
   'bin/query.sh status >/dev/null',
 ].join(' && ');
 
